@@ -1,0 +1,114 @@
+"""ZeroQ distilled data (Cai et al., CVPR 2020, "ZeroQ: A Novel Zero Shot Quantization Framework").
+
+Random images are optimised directly, with Adam, until the statistics of every BatchNorm
+layer's input match that layer's running statistics, and the images' own channel statistics
+are mean 0 and std 1 (the image is treated as the input of a first, ideal BatchNorm).
+
+Faithful to the authors' public code where it differs from the paper's text:
+- the loss per layer is the *squared* L2 distance between statistics, averaged over the batch
+  (the paper writes ||.||_2); statistics are per image (over H, W), `per_batch_stats=True`
+  matches statistics over the whole batch (N, H, W) instead;
+- std = sqrt(var + eps) with eps = 1e-6 and the unbiased variance, on both sides;
+- Adam at lr 0.5 for 500 steps with ReduceLROnPlateau(patience=100, min_lr=1e-4).
+Where we differ: the starting images are N(0, 1) as in the paper (the code's uniform init is
+scaled by the variance instead of the std, which starts from near-constant images).
+
+No host-device synchronisation inside the loop: the learning rate is a tensor on the device
+(Adam is `capturable` on CUDA, so it reads the lr there), and the plateau rule runs on the
+device with torch.where. It is ReduceLROnPlateau's "min"/"rel" rule, step for step.
+"""
+from __future__ import annotations
+
+import torch
+
+from synth import register_generator
+from synth._bn_stats import batchnorm_layers, frozen_teacher
+
+
+def _channel_stats(x: torch.Tensor, per_batch: bool, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(rows, C) means and stds: one row per image, or one row for the whole batch."""
+    flat = x.transpose(0, 1).flatten(1).unsqueeze(0) if per_batch else x.flatten(2)
+    var, mean = torch.var_mean(flat, dim=2)  # unbiased, as the reference code
+    return mean, torch.sqrt(var + eps)
+
+
+def _distance(stats: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    # Squared L2 over channels, summed over rows and divided by the number of rows.
+    return (stats - target).pow(2).sum() / stats.shape[0]
+
+
+def _statistics_loss(images, records, targets, per_batch: bool, eps: float) -> torch.Tensor:
+    mean, std = _channel_stats(images, per_batch, eps)
+    loss = _distance(mean, 0.0) + _distance(std, 1.0)
+    for bn, bn_input in records:
+        target_mean, target_std = targets[bn]
+        mean, std = _channel_stats(bn_input, per_batch, eps)
+        loss = loss + _distance(mean, target_mean) + _distance(std, target_std)
+    return loss
+
+
+def _plateau_step(lr, best, bad, loss, *, factor, patience, min_lr, threshold):
+    """ReduceLROnPlateau (mode min, relative threshold, no cooldown) on device tensors."""
+    improved = loss < best * (1 - threshold)
+    best.copy_(torch.where(improved, loss, best))
+    bad.copy_(torch.where(improved, torch.zeros_like(bad), bad + 1))
+    reduce = bad > patience
+    lr.copy_(torch.where(reduce, torch.clamp(lr * factor, min=min_lr), lr))
+    bad.copy_(torch.where(reduce, torch.zeros_like(bad), bad))
+
+
+def distill(model, images, *, iterations=500, lr=0.5, patience=100, factor=0.1, min_lr=1e-4,
+            threshold=1e-4, eps=1e-6, per_batch_stats=False):
+    """Optimise `images` (N, C, H, W) against `model`'s BatchNorm statistics.
+
+    Returns (distilled images, loss history): the loss before each of the `iterations` steps,
+    as a CPU tensor (read once, at the end). The model comes back unchanged.
+    """
+    device = images.device
+    x = images.detach().clone().requires_grad_(True)
+    lr_now = torch.tensor(float(lr), device=device)
+    # capturable: Adam reads a tensor lr on the device instead of calling .item() on it.
+    optimizer = torch.optim.Adam([x], lr=lr_now, capturable=device.type == "cuda", foreach=False)
+    best = torch.tensor(float("inf"), device=device)
+    bad = torch.zeros((), dtype=torch.long, device=device)
+    history = torch.empty(iterations, device=device)
+    with frozen_teacher(model) as records:
+        targets = {bn: (bn.running_mean.detach(), torch.sqrt(bn.running_var.detach() + eps))
+                   for bn in batchnorm_layers(model)}
+        for step in range(iterations):
+            records.clear()
+            optimizer.zero_grad(set_to_none=True)
+            model(x)
+            loss = _statistics_loss(x, records, targets, per_batch_stats, eps)
+            loss.backward()
+            optimizer.step()
+            loss = loss.detach()
+            history[step] = loss
+            _plateau_step(lr_now, best, bad, loss, factor=factor, patience=patience,
+                          min_lr=min_lr, threshold=threshold)
+        records.clear()
+    return x.detach(), history.cpu()
+
+
+@register_generator("zeroq")
+def zeroq(model, *, num_classes, input_shape=(3, 224, 224), num_samples=64, batch_size=None,
+          seed=0, iterations=500, lr=0.5, patience=100, factor=0.1, min_lr=1e-4, threshold=1e-4,
+          eps=1e-6, per_batch_stats=False):
+    """ZeroQ distilled data; `num_classes` is unused (the method needs no labels).
+
+    64 images by default: twice the paper's single batch of 32, so that calibration sees a
+    few more activation extremes, and still one batch (batch_size=None means all at once;
+    per-image statistics make the result independent of how the images are batched, up to
+    floating point).
+    """
+    device = next(model.parameters()).device
+    batch_size = batch_size or num_samples
+    # Noise is drawn on the CPU so a seed gives the same start on every device.
+    rng = torch.Generator().manual_seed(seed)
+    for start in range(0, num_samples, batch_size):
+        count = min(batch_size, num_samples - start)
+        noise = torch.randn((count, *input_shape), generator=rng).to(device)
+        images, _ = distill(model, noise, iterations=iterations, lr=lr, patience=patience,
+                            factor=factor, min_lr=min_lr, threshold=threshold, eps=eps,
+                            per_batch_stats=per_batch_stats)
+        yield images
