@@ -144,6 +144,13 @@ def claim(conn, submission_id: int) -> bool:
         return True
 
 
+def release(conn, submission_id: int) -> None:
+    """scoring -> pending, for work lost with a dead worker (its attempt still counts)."""
+    with transaction(conn):
+        conn.execute("UPDATE submissions SET status = ? WHERE id = ? AND status = ?",
+                     (PENDING, submission_id, SCORING))
+
+
 def finish(conn, submission_id: int, result: Result, rules_fingerprint: str) -> None:
     """Store a result and its per-model figures in one transaction."""
     with transaction(conn):
