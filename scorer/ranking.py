@@ -60,10 +60,10 @@ def list_combiners() -> list[str]:
 def quantize(values, precision: float, rounding: str) -> np.ndarray:
     """Cut figures to their precision, as integers of `precision` units (exact to compare).
 
-    The 1e-9 guards against 72.3 / 0.1 = 722.9999999 flooring to 722.
+    The 1e-9 guards against 72.3 / 0.1 = 722.9999999 flooring to 722 (and 72.35 rounding down).
     """
     units = np.asarray(values, dtype=float) / precision
-    return np.floor(units + 1e-9) if rounding == "floor" else np.floor(units + 0.5)
+    return np.floor(units + 1e-9) if rounding == "floor" else np.floor(units + 0.5 + 1e-9)
 
 
 def _decimals(precision: float) -> int:
@@ -116,7 +116,7 @@ def standings(submissions: pd.DataFrame, scores: pd.DataFrame, rules: Rules, rev
         "team": scored.team, "id": scored.index.astype(int), "submitted_at": scored.submitted_at,
         "compression": combine(compression.to_numpy()) if len(scored) else [],
         "accuracy": combine(accuracy.to_numpy()) if len(scored) else [],
-    }, index=scored.index)
+    }, index=scored.index.rename(None))
     table["compression_units"] = quantize(table.compression, rules.compression_precision, rules.rounding)
     table["accuracy_units"] = quantize(table.accuracy, rules.accuracy_precision, rules.rounding)
 
