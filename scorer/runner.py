@@ -9,6 +9,8 @@ workers is marked invalid after db.MAX_ATTEMPTS tries.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import multiprocessing
 import sys
@@ -16,6 +18,8 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
+
+from challenge.errors import KitError
 
 from . import db
 from .config import Rules
@@ -42,8 +46,6 @@ def scan_inbox(conn, inbox: Path) -> int:
     """Register every `<inbox>/<team>/**/*.zip` not seen before; return how many are new submissions."""
     inbox = Path(inbox)
     if not inbox.is_dir():
-        from challenge.errors import KitError
-
         raise KitError(f"inbox {str(inbox)!r} is not a folder; uploads go in <inbox>/<team>/<file>.zip")
     new = 0
     for team_dir in sorted(p for p in inbox.iterdir() if p.is_dir() and not p.is_symlink()):
@@ -114,13 +116,31 @@ def _score_in_pool(conn, inbox: Path, todo, rules: Rules, verify: bool, workers:
             queue = [(i, p) for i, p in db.pending(conn)]
 
 
+@contextlib.contextmanager
+def only_scorer(conn):
+    """Hold an exclusive lock beside the database: a second scorer would 'recover' our live rows.
+
+    The kernel drops the lock with its holder, so a killed scorer never leaves it stuck.
+    """
+    path = Path(conn.execute("PRAGMA database_list").fetchone()[2] + ".lock")
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise KitError(f"another scorer is running on this database ({path} is locked); wait for it") from None
+        yield
+
+
 def run(conn, rules: Rules, inbox: str | Path, *, verify: bool = True, workers: int | None = None) -> RunSummary:
     """Score every upload not scored yet (and any left half-done by a killed run)."""
-    inbox = Path(inbox)
+    with only_scorer(conn):
+        return _run(conn, rules, Path(inbox), verify, rules.workers if workers is None else workers)
+
+
+def _run(conn, rules: Rules, inbox: Path, verify: bool, workers: int) -> RunSummary:
     summary = RunSummary(recovered=db.recover(conn))
     summary.new_uploads = scan_inbox(conn, inbox)
     todo = db.pending(conn)
-    workers = rules.workers if workers is None else workers
     bar = _bar(len(todo), "scoring")
     if todo:
         if workers <= 1 or len(todo) == 1:
@@ -131,7 +151,8 @@ def run(conn, rules: Rules, inbox: str | Path, *, verify: bool = True, workers: 
     return summary
 
 
-def rescore(conn, rules: Rules, inbox: str | Path, **kwargs) -> RunSummary:
+def rescore(conn, rules: Rules, inbox: str | Path, *, verify: bool = True, workers: int | None = None) -> RunSummary:
     """Score everything again, e.g. after a change of ground truth or verification settings."""
-    db.requeue_all(conn)
-    return run(conn, rules, inbox, **kwargs)
+    with only_scorer(conn):
+        db.requeue_all(conn)
+        return _run(conn, rules, Path(inbox), verify, rules.workers if workers is None else workers)
