@@ -130,7 +130,9 @@ def scenario(tmp_path_factory, artifacts, artifact_sizes):
     scratch.mkdir()
     conn = db.connect(root / "scores.sqlite")
     ch.upload("good", "good.zip", ch.members())
-    old_tempdir, tempfile.tempdir = tempfile.tempdir, str(scratch)
+    # Worker processes are spawned: they take the temporary folder from TMPDIR.
+    old_tempdir, old_env = tempfile.tempdir, os.environ.get("TMPDIR")
+    tempfile.tempdir = os.environ["TMPDIR"] = str(scratch)
     try:
         runner.run(conn, ch.rules, root / "inbox", verify=False, workers=1)
         before_rows = db.submissions_frame(conn).drop(columns=["scored_at", "seconds"])
@@ -148,6 +150,10 @@ def scenario(tmp_path_factory, artifacts, artifact_sizes):
         listing_after = {p for p in root.rglob("*") if "inbox" not in p.parts}
     finally:
         tempfile.tempdir = old_tempdir
+        if old_env is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = old_env
     after_board = ranking.standings(db.submissions_frame(conn), db.model_scores_frame(conn), ch.rules)
     rows = db.submissions_frame(conn).set_index("team")
     return dict(root=root, marker=marker, scratch=scratch, cases=cases, rows=rows, summary=summary,
