@@ -14,8 +14,8 @@ Where we differ: the starting images are N(0, 1) as in the paper (the code's uni
 scaled by the variance instead of the std, which starts from near-constant images).
 
 No host-device synchronisation inside the loop: the learning rate is a tensor on the device
-(Adam is `capturable` on CUDA, so it reads the lr there), and the plateau rule runs on the
-device with torch.where. It is ReduceLROnPlateau's "min"/"rel" rule, step for step.
+(fused Adam reads it there), and the plateau rule runs on the device with torch.where; it is
+ReduceLROnPlateau's "min"/"rel" rule, step for step. The loss history is read once, at the end.
 """
 from __future__ import annotations
 
@@ -67,8 +67,8 @@ def distill(model, images, *, iterations=500, lr=0.5, patience=100, factor=0.1, 
     device = images.device
     x = images.detach().clone().requires_grad_(True)
     lr_now = torch.tensor(float(lr), device=device)
-    # capturable: Adam reads a tensor lr on the device instead of calling .item() on it.
-    optimizer = torch.optim.Adam([x], lr=lr_now, capturable=device.type == "cuda", foreach=False)
+    # fused: the step count and this tensor lr stay on the device, so Adam never calls .item().
+    optimizer = torch.optim.Adam([x], lr=lr_now, fused=True)
     best = torch.tensor(float("inf"), device=device)
     bad = torch.zeros((), dtype=torch.long, device=device)
     history = torch.empty(iterations, device=device)
