@@ -1,0 +1,65 @@
+"""Command-line options of main.py (and, through it, run.bash): one parser, importable and tested."""
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+
+from .errors import KitError
+from .models import MODEL_NAMES
+
+
+def parse_generator_args(pairs: list[str]) -> dict:
+    """`KEY=VALUE` pairs; values are Python literals (ast.literal_eval), else plain strings."""
+    parsed = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.isidentifier():
+            raise KitError(f"--gen-arg {pair!r} must look like KEY=VALUE, e.g. --gen-arg iterations=500")
+        try:
+            parsed[key] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            parsed[key] = text
+    return parsed
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="main.py",
+        description="Quantize one torchvision model without real data, evaluate it, and write its "
+                    "output.txt section to stdout (progress and logs go to stderr).")
+    parser.add_argument("--model", required=True, help=f"one of {', '.join(MODEL_NAMES)}")
+    parser.add_argument("--data", default=os.environ.get("IMAGENET_VAL"),
+                        help="ImageFolder tree DIR/<wnid>/<image> to evaluate (default: $IMAGENET_VAL)")
+    parser.add_argument("--weights", help="local FP32 state_dict (.pth/.pt/.safetensors); default: torchvision's download")
+    parser.add_argument("--weights-dir", help="folder holding <model>.pth, torchvision's file name, or <model>-*.pth")
+    parser.add_argument("--classes", help="wnid list (one per line) for checkpoints with that many classes; "
+                                          "1000-class checkpoints default to the ILSVRC2012 list")
+    parser.add_argument("--generator", default="gaussian", help="registered name or path/to/file.py:function")
+    parser.add_argument("--gen-arg", action="append", default=[], metavar="KEY=VALUE",
+                        help="generator hyper-parameter (repeatable), e.g. --gen-arg iterations=500")
+    parser.add_argument("--scheme", default="int8", help="quantization scheme (see README); default int8")
+    parser.add_argument("--layer-config", help="TOML file of per-layer bit overrides")
+    parser.add_argument("--num-samples", type=int, help="calibration samples (default: the generator's)")
+    parser.add_argument("--batch-size", type=int, help="calibration batch size (default: the generator's)")
+    parser.add_argument("--eval-batch-size", type=int, default=64)
+    parser.add_argument("--workers", type=int, help="image decoding processes (default: up to 8, one per core)")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--save-model", help="write the quantized model artifact (safetensors) to this path")
+    parser.add_argument("--save-dir", help="write the artifact to DIR/<model>.safetensors (used by run.bash)")
+    parser.add_argument("--limit", type=int, help="evaluate only the first N images in canonical order")
+    parser.add_argument("--list-layers", action="store_true", help="print the quantizable layer names to stderr and exit")
+    return parser
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    args = get_args_parser().parse_args(argv)
+    for name in ("num_samples", "batch_size", "eval_batch_size", "limit"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise KitError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    if args.save_model and args.save_dir:
+        raise KitError("give --save-model or --save-dir, not both")
+    args.generator_kwargs = parse_generator_args(args.gen_arg)
+    return args

@@ -1,0 +1,63 @@
+"""Prediction: run a model over evaluation images and return its top-1 class per image."""
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+
+import torch
+
+from .data import make_loader, normalize
+
+
+@dataclass
+class Predictions:
+    classes: list[int]
+    seconds: float
+
+    @property
+    def images_per_second(self) -> float:
+        return len(self.classes) / self.seconds if self.seconds > 0 else float("inf")
+
+
+def _progress(total: int, label: str):
+    from progress.bar import Bar
+
+    return Bar(label, max=total, file=sys.stderr, suffix="%(index)d/%(max)d %(eta)ds")
+
+
+@torch.inference_mode()
+def predict_batches(model: torch.nn.Module, batches, device: str | torch.device, total: int,
+                    label: str = "evaluate") -> Predictions:
+    """`batches` yields uint8 NCHW image batches (and optionally labels, ignored)."""
+    model.eval()
+    classes: list[int] = []
+    bar = _progress(total, label)
+    start = time.perf_counter()
+    for batch in batches:
+        images = batch[0] if isinstance(batch, (tuple, list)) else batch
+        logits = model(normalize(images.to(device, non_blocking=True)))
+        classes.extend(logits.argmax(dim=1).tolist())
+        bar.next(len(images))
+    seconds = time.perf_counter() - start
+    bar.finish()
+    return Predictions(classes, seconds)
+
+
+def predict(model, dataset, device="cpu", batch_size: int = 64, num_workers: int | None = None,
+            label: str = "evaluate") -> Predictions:
+    """Top-1 class of each image of an ImageDataset, decoding with DataLoader workers."""
+    loader = make_loader(dataset, batch_size, num_workers, pin_memory=str(device).startswith("cuda"))
+    return predict_batches(model, loader, device, len(dataset), label)
+
+
+def predict_tensor(model, images: torch.Tensor, device="cpu", batch_size: int = 64,
+                   label: str = "evaluate") -> Predictions:
+    """Top-1 class of already-decoded uint8 images (see data.decode_all)."""
+    batches = (images[i:i + batch_size] for i in range(0, len(images), batch_size))
+    return predict_batches(model, batches, device, len(images), label)
+
+
+def top1(classes: list[int], labels) -> float:
+    labels = list(labels)
+    return 100.0 * sum(int(p == t) for p, t in zip(classes, labels)) / max(1, len(labels))

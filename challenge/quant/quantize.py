@@ -1,0 +1,83 @@
+"""The quantization pipeline: fold BatchNorm, wrap layers, calibrate on any batches, freeze.
+
+    qmodel = quantize_model(fp32_model, get_scheme("int8"), batches)
+
+`batches` is any iterable of input batches (a generator's output): the only thing that changes
+between the Gaussian baseline, ZeroQ, GDFQ and a participant's own method.
+"""
+from __future__ import annotations
+
+import copy
+import sys
+from typing import Iterable
+
+import torch
+from torch import nn
+
+from ..errors import KitError
+from .fold import fold_batchnorm
+from .layer_config import LayerSpec, resolve_layer_specs
+from .modules import QUANTIZABLE, QuantLayer, quant_layers, set_mode
+from .schemes import Scheme
+
+
+def quantizable_layer_names(model: nn.Module) -> list[str]:
+    return [name for name, m in model.named_modules() if isinstance(m, QUANTIZABLE)]
+
+
+def wrap_layers(model: nn.Module, specs: dict[str, LayerSpec]) -> nn.Module:
+    """Replace each named conv/linear layer by a QuantLayer (in place)."""
+    for name, spec in specs.items():
+        parent_name, _, child = name.rpartition(".")
+        parent = model.get_submodule(parent_name) if parent_name else model
+        setattr(parent, child, QuantLayer(getattr(parent, child), spec))
+    return model
+
+
+def prepare(fp32_model: nn.Module, scheme: Scheme, layer_rules: list[dict] | None = None) -> nn.Module:
+    """A folded, wrapped copy in observe mode; the FP32 model is left untouched."""
+    model = fold_batchnorm(copy.deepcopy(fp32_model).eval())
+    specs = resolve_layer_specs(quantizable_layer_names(model), scheme, layer_rules)
+    return wrap_layers(model, specs)
+
+
+@torch.no_grad()
+def calibrate(model: nn.Module, batches: Iterable[torch.Tensor]) -> int:
+    """Run calibration batches through a prepared model; returns how many samples it saw."""
+    from progress.spinner import Spinner
+
+    device = next(model.parameters()).device
+    set_mode(model, "observe")
+    seen = 0
+    spinner = Spinner("calibrate ", file=sys.stderr)
+    for batch in batches:
+        if not isinstance(batch, torch.Tensor) or batch.dim() != 4:
+            raise KitError(f"the generator yielded {type(batch).__name__} {getattr(batch, 'shape', '')}; "
+                           "a generator must yield float tensors of shape (batch, 3, H, W)")
+        model(batch.to(device=device, dtype=torch.float32))
+        seen += batch.shape[0]
+        spinner.next()
+    spinner.finish()
+    if seen == 0:
+        raise KitError("the generator yielded no calibration batch")
+    return seen
+
+
+@torch.no_grad()
+def freeze(model: nn.Module) -> nn.Module:
+    for layer in quant_layers(model).values():
+        layer.freeze()
+    set_mode(model, "quantize")
+    return model.eval()
+
+
+def quantize_model(fp32_model: nn.Module, scheme: Scheme, batches: Iterable[torch.Tensor],
+                   layer_rules: list[dict] | None = None) -> nn.Module:
+    """The quantized (fake-quant) copy of `fp32_model`; `fp32` returns an unmodified copy."""
+    if not scheme.quantizes:
+        if layer_rules:
+            raise KitError("the fp32 scheme quantizes nothing; drop --layer-config or choose another scheme")
+        return copy.deepcopy(fp32_model).eval()
+    model = prepare(fp32_model, scheme, layer_rules)
+    calibrate(model, batches)
+    return freeze(model)

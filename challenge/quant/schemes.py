@@ -1,0 +1,56 @@
+"""Named quantization schemes: a scheme is a value (a frozen dataclass) in a registry.
+
+Every scheme quantizes the input of every conv and linear layer (the model input included)
+asymmetrically per tensor, and their weights symmetrically; biases stay float. Per-layer
+overrides (layer_config.py) change the bits of chosen layers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import KitError
+
+
+@dataclass(frozen=True)
+class Scheme:
+    name: str
+    weight_bits: int | None  # None: no quantization at all (the FP32 reference)
+    act_bits: int | None
+    per_channel: bool = True
+    weight_observer: str = "minmax"  # minmax | mse (weights.py)
+    act_observer: str = "mse"  # minmax | percentile | mse (observers.py)
+    act_observer_args: dict = field(default_factory=dict, hash=False)
+    reduce_range: bool = False  # activations on half the unsigned range, as fbgemm's reduce_range
+    description: str = ""
+
+    @property
+    def quantizes(self) -> bool:
+        return self.weight_bits is not None or self.act_bits is not None
+
+
+_SCHEMES: dict[str, Scheme] = {}
+
+
+def register_scheme(scheme: Scheme) -> Scheme:
+    if scheme.name in _SCHEMES:
+        raise ValueError(f"scheme {scheme.name!r} is already registered")
+    _SCHEMES[scheme.name] = scheme
+    return scheme
+
+
+def get_scheme(name: str) -> Scheme:
+    if name not in _SCHEMES:
+        raise KitError(f"unknown scheme {name!r}; choose one of {', '.join(list_schemes())}")
+    return _SCHEMES[name]
+
+
+def list_schemes() -> list[str]:
+    return list(_SCHEMES)
+
+
+register_scheme(Scheme("int8", 8, 8, description="per-channel 8-bit weights, 8-bit activations (default)"))
+register_scheme(Scheme("challenge2021", 8, 8, per_channel=False, act_observer="minmax", reduce_range=True,
+                       description="the 2021 baseline: per-tensor 8-bit weights, min-max, activations in 0..127"))
+register_scheme(Scheme("w6a6", 6, 6, weight_observer="mse", description="per-channel 6-bit weights, 6-bit activations"))
+register_scheme(Scheme("w4a8", 4, 8, weight_observer="mse", description="per-channel 4-bit weights, 8-bit activations"))
+register_scheme(Scheme("fp32", None, None, description="no quantization: the FP32 reference"))

@@ -1,0 +1,106 @@
+"""One model, end to end: load, generate calibration data, quantize, evaluate, size, report."""
+from __future__ import annotations
+
+import random
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import artifact, data, evaluate, output_format, quant
+from .errors import KitError
+from .models import check_model_name, load_fp32_model
+from .size import compression_ratio
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise KitError("--device cuda was asked for but no CUDA GPU is available; use --device cpu or auto")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    # Same command, same output.txt: no autotuned kernel choice between runs.
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
+
+
+def calibration_batches(args, fp32, device):
+    import synth
+
+    generator = synth.get_generator(args.generator)
+    if not synth.is_allowed_in_challenge(args.generator):
+        log(f"note: generator {args.generator!r} uses real images: a reference, not allowed in the challenge")
+    kwargs = dict(args.generator_kwargs)
+    if args.num_samples is not None:
+        kwargs["num_samples"] = args.num_samples
+    if args.batch_size is not None:
+        kwargs["batch_size"] = args.batch_size
+    try:
+        return generator(fp32.model.to(device), num_classes=fp32.num_classes, input_shape=(3, 224, 224),
+                         seed=args.seed, **kwargs)
+    except TypeError as error:  # a wrong --gen-arg name
+        raise KitError(f"generator {args.generator!r} rejected its arguments: {error}") from None
+
+
+def artifact_path(args) -> Path | None:
+    if args.save_model:
+        return Path(args.save_model)
+    if args.save_dir:
+        return Path(args.save_dir) / f"{args.model}.safetensors"
+    return None
+
+
+def run(args, stdout=sys.stdout) -> output_format.Section:
+    check_model_name(args.model)
+    scheme = quant.get_scheme(args.scheme)
+    import synth
+
+    synth.get_generator(args.generator)  # fail on a bad name before any heavy work
+    layer_rules = quant.read_layer_config(args.layer_config) if args.layer_config else None
+    seed_everything(args.seed)
+    device = resolve_device(args.device)
+    fp32 = load_fp32_model(args.model, args.weights, args.weights_dir)
+    if args.list_layers:
+        log("\n".join(quant.quantizable_layer_names(quant.prepare(fp32.model, scheme))))
+        return None
+    data_root = data.check_data_dir(args.data)
+    records = data.list_images(data_root, data.class_list_for(fp32.num_classes, args.classes), args.limit)
+    log(f"{args.model}: {fp32.num_classes} classes from {fp32.weights_source}; {len(records)} images; "
+        f"scheme {scheme.name}, generator {args.generator}, device {device}")
+
+    fp32.model.to(device)
+    batches = calibration_batches(args, fp32, device)
+    qmodel = quant.quantize_model(fp32.model, scheme, batches, layer_rules).to(device)
+
+    # The size is always accounted from a written artifact: what the scorer will see.
+    target = artifact_path(args)
+    with tempfile.TemporaryDirectory() as scratch:
+        path = target or Path(scratch) / f"{args.model}.safetensors"
+        artifact.save_artifact(path, qmodel, arch=args.model, num_classes=fp32.num_classes,
+                               scheme=scheme.name, generator=args.generator)
+        contents = artifact.read_artifact(path)
+
+    dataset = data.ImageDataset(data_root, records)
+    predictions = evaluate.predict(qmodel, dataset, device, args.eval_batch_size, args.workers,
+                                   label=f"{args.model} {scheme.name}")
+    accuracy = evaluate.top1(predictions.classes, (r.label for r in records))
+    log(f"{args.model}: top-1 {accuracy:.2f}% on {len(records)} images ({predictions.images_per_second:.1f} images/s); "
+        f"size {contents.quantized_bytes} of {contents.fp32_bytes} bytes FP32, compression "
+        f"{compression_ratio(contents.fp32_bytes, contents.quantized_bytes):.2f}%"
+        + (f"; artifact {target}" if target else ""))
+    section = output_format.Section(args.model, args.generator, scheme.name, contents.quantized_bytes,
+                                    contents.fp32_bytes, {r.path: c for r, c in zip(records, predictions.classes)})
+    output_format.write_section(stdout, section)
+    return section
