@@ -28,7 +28,9 @@ from synth._bn_stats import batchnorm_layers, frozen_teacher
 def _channel_stats(x: torch.Tensor, per_batch: bool, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
     """(rows, C) means and stds: one row per image, or one row for the whole batch."""
     flat = x.transpose(0, 1).flatten(1).unsqueeze(0) if per_batch else x.flatten(2)
-    var, mean = torch.var_mean(flat, dim=2)  # unbiased, as the reference code
+    # Unbiased, as the reference code, except over a single value (a 1x1 map of a small input),
+    # where the unbiased variance is undefined (NaN) and we take the biased one (0).
+    var, mean = torch.var_mean(flat, dim=2, correction=1 if flat.shape[2] > 1 else 0)
     return mean, torch.sqrt(var + eps)
 
 

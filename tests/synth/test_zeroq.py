@@ -1,0 +1,46 @@
+"""ZeroQ: the BatchNorm-statistics loss falls on a trained model, and the plateau rule is torch's."""
+from pathlib import Path
+
+import pytest
+import torch
+
+from synth.zeroq import _plateau_step, distill
+
+STANDIN = Path(__file__).resolve().parents[2].parent / "shared" / "assets" / "weights" / "standins" / "resnet18-imagenette10.pth"
+
+
+@pytest.fixture(scope="module")
+def trained_resnet18():
+    if not STANDIN.is_file():
+        pytest.skip(f"the trained stand-in weights are absent: {STANDIN}")
+    import torchvision
+
+    model = torchvision.models.resnet18(num_classes=10)
+    model.load_state_dict(torch.load(STANDIN, weights_only=True, map_location="cpu"))
+    return model.eval()
+
+
+@pytest.mark.parametrize("per_batch_stats", [False, True])
+def test_loss_goes_down_on_a_trained_model(trained_resnet18, per_batch_stats):
+    noise = torch.randn((4, 3, 64, 64), generator=torch.Generator().manual_seed(0))
+    images, history = distill(trained_resnet18, noise, iterations=30, per_batch_stats=per_batch_stats)
+    assert history.shape == (30,) and torch.isfinite(history).all()
+    assert history[-5:].mean() < 0.7 * history[0]
+    assert images.shape == noise.shape and not images.requires_grad
+
+
+def test_plateau_rule_matches_reduce_lr_on_plateau():
+    # A loss that improves, stalls long enough for two reductions, then improves again.
+    losses = [10.0, 9.0, 8.0] + [8.0] * 7 + [7.9999] * 5 + [5.0, 4.0] + [4.0] * 8
+    kwargs = dict(factor=0.5, patience=3, min_lr=0.1, threshold=1e-4)
+    param = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.SGD([param], lr=1.0)
+    reference = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", threshold_mode="rel", **kwargs)
+    lr, best, bad = torch.tensor(1.0), torch.tensor(float("inf")), torch.zeros((), dtype=torch.long)
+    seen = []
+    for loss in losses:
+        reference.step(loss)
+        _plateau_step(lr, best, bad, torch.tensor(loss), **kwargs)
+        assert lr.item() == pytest.approx(optimizer.param_groups[0]["lr"])
+        seen.append(round(lr.item(), 4))
+    assert sorted(set(seen)) == [0.1, 0.125, 0.25, 0.5, 1.0]  # four reductions, the last one to the floor
