@@ -60,7 +60,9 @@ def artifact_facts(path: Path) -> tuple[str, int, str, int]:
     try:
         contents = read_artifact(path)
     except KitError as error:
-        raise type(error)(f"{path.parent.name}/{path.name}: {error}") from None
+        # The kit names the file by its full path, which here is a temporary folder: name the member.
+        message = str(error).replace(f"artifact {str(path)!r}: ", "").replace(str(path), path.name)
+        raise type(error)(f"{path.parent.name}/{path.name}: {message}") from None
     facts = (contents.arch, int(contents.num_classes), contents.scheme, int(contents.quantized_bytes))
     _cache[key] = facts
     if len(_cache) > CACHE_SIZE:

@@ -43,9 +43,9 @@ def _retouched_artifact(path: pathlib.Path, change: str) -> bytes:
         metadata = handle.metadata()
         tensors = {k: handle.get_tensor(k) for k in handle.keys()}
     if change == "bits":
-        name = next(k for k, t in tensors.items() if t.dtype == np.int8 and t.size > 8)
+        name = next(k for k in tensors if k.endswith(".weight.int"))  # int8 weights, stored as bytes
         tensors[name] = tensors[name].copy()
-        tensors[name].flat[0] = -128  # off the symmetric 8-bit grid [-127, 127]
+        tensors[name].flat[0] = 0x80  # -128: off the symmetric 8-bit grid [-127, 127]
     else:
         name = max((k for k, t in tensors.items() if t.dtype == np.float32), key=lambda k: tensors[k].size)
         tensors[name] = np.ascontiguousarray(tensors[name].reshape(-1)[:-1])
