@@ -1,0 +1,250 @@
+"""Calibration generators compared: models x generators x schemes, on real labelled images.
+
+    python -m benchmarks.generators --out runs/generators [--models resnet18,mobilenet_v2]
+        [--generators gaussian,zeroq,gdfq,real-images] [--schemes int8,w6a6,w4a8] [--device auto]
+        [--gen-arg zeroq.iterations=200] [--limit 500]
+
+Writes DIR/generators.json (every number, plus device and versions) and DIR/generators.md (a table),
+both rewritten after each row so an interrupted run keeps what it measured. Defaults use
+../shared/assets: the real MobileNetV2 checkpoint on imagenet/val (1000 classes) and the ResNet18 and
+ShuffleNetV2 stand-ins on imagenette10 (10 classes); `--weights/--data/--classes MODEL=PATH` override.
+
+Cost structure, so that the table measures what it says:
+- each image folder is decoded once (uint8, 224 px) and kept on the device for every model and
+  configuration; evaluation images/s is therefore the model's throughput, not JPEG decoding;
+- each generator runs once per model; its batches are kept and reused for every scheme, so
+  "generation" and "calibration" (observers, BatchNorm folding, freezing) are timed apart;
+- sizes come from a written artifact, as the kit and the scorer account them.
+`real-images` is the reference row (it calibrates on real images; by default a seeded draw from
+the evaluated folder itself, since no disjoint labelled folder exists here; `--gen-arg
+real-images.root=DIR` changes it).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from challenge import artifact, data, evaluate, quant  # noqa: E402
+from challenge.cli import parse_generator_args  # noqa: E402
+from challenge.errors import KitError, run_cli  # noqa: E402
+from challenge.models import MODEL_NAMES, check_model_name, load_fp32_model  # noqa: E402
+from challenge.runner import resolve_device, seed_everything  # noqa: E402
+from challenge.size import compression_ratio  # noqa: E402
+
+ASSETS = Path(__file__).resolve().parents[1].parent / "shared" / "assets"
+# model -> (weights, evaluation folder, class list or None for the ILSVRC2012 list), under ASSETS.
+DEFAULT_SETUP = {
+    "resnet18": ("weights/standins/resnet18-imagenette10.pth", "imagenette10", "imagenette10/wnids.txt"),
+    "mobilenet_v2": ("weights/mobilenet_v2-b0353104.pth", "imagenet/val", None),
+    "shufflenet_v2_x1_0": ("weights/standins/shufflenet_v2_x1_0-imagenette10.pth", "imagenette10",
+                           "imagenette10/wnids.txt"),
+}
+REFERENCE = "real-images"
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    import synth
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.generators", description=__doc__.split("\n")[0])
+    parser.add_argument("--out", required=True, help="folder for generators.json and generators.md")
+    parser.add_argument("--models", default=",".join(MODEL_NAMES))
+    parser.add_argument("--generators", default=",".join(synth.list_generators()))
+    parser.add_argument("--schemes", default="int8,w6a6,w4a8")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    for what in ("weights", "data", "classes"):
+        parser.add_argument(f"--{what}", action="append", default=[], metavar="MODEL=PATH",
+                            help=f"override a model's {what} (repeatable)")
+    parser.add_argument("--gen-arg", action="append", default=[], metavar="GENERATOR.KEY=VALUE",
+                        help="a generator's hyper-parameter (repeatable), e.g. zeroq.iterations=200")
+    parser.add_argument("--limit", type=int, help="evaluate only the first N images of each folder")
+    parser.add_argument("--eval-batch-size", type=int, default=128)
+    parser.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def _pairs(items: list[str], flag: str) -> dict[str, str]:
+    pairs = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise KitError(f"{flag} {item!r} must look like NAME=VALUE")
+        pairs[key] = value
+    return pairs
+
+
+def generator_kwargs(items: list[str]) -> dict[str, dict]:
+    """'zeroq.iterations=200' -> {'zeroq': {'iterations': 200}} (values as Python literals)."""
+    by_generator: dict[str, dict] = {}
+    for name, value in _pairs(items, "--gen-arg").items():
+        generator, dot, key = name.partition(".")
+        if not dot:
+            raise KitError(f"--gen-arg {name!r} must name its generator: GENERATOR.KEY=VALUE")
+        by_generator.setdefault(generator, {}).update(parse_generator_args([f"{key}={value}"]))
+    return by_generator
+
+
+def model_setup(name: str, args) -> tuple[str, Path, str | None]:
+    weights, folder, classes = DEFAULT_SETUP[check_model_name(name)]
+    weights = _pairs(args.weights, "--weights").get(name, str(ASSETS / weights))
+    folder = Path(_pairs(args.data, "--data").get(name, ASSETS / folder))
+    classes = _pairs(args.classes, "--classes").get(name, classes and str(ASSETS / classes))
+    return weights, folder, classes
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _reset_peak(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def _peak_mib(device: torch.device) -> float:
+    """GPU: peak allocated since the last reset. CPU: the process's peak RSS so far (never resets)."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def environment(device: torch.device) -> dict:
+    import torchvision
+
+    env = {"device": str(device), "python": platform.python_version(), "torch": torch.__version__,
+           "torchvision": torchvision.__version__, "platform": platform.platform(),
+           "cpu_threads": torch.get_num_threads()}
+    if device.type == "cuda":
+        env.update(gpu=torch.cuda.get_device_name(device), cuda=torch.version.cuda)
+    return env
+
+
+class DecodedFolders:
+    """Each (folder, class list) decoded once into uint8 tensors on the device, then reused."""
+
+    def __init__(self, device: torch.device, limit: int | None):
+        self.device, self.limit, self.cache = device, limit, {}
+
+    def get(self, folder: Path, class_list: list[str]) -> tuple[torch.Tensor, list[int]]:
+        key = (str(folder), tuple(class_list))
+        if key not in self.cache:
+            records = data.list_images(folder, class_list, self.limit)
+            start = time.perf_counter()
+            images, _ = data.decode_all(data.ImageDataset(folder, records))
+            print(f"decoded {len(records)} images of {folder} in {time.perf_counter() - start:.1f} s",
+                  file=sys.stderr)
+            self.cache[key] = (images.to(self.device), [r.label for r in records])
+        return self.cache[key]
+
+
+def generate(name: str, fp32, device: torch.device, kwargs: dict, seed: int) -> tuple[list, float, float]:
+    """All calibration batches of one generator (kept for every scheme), seconds, peak MiB."""
+    import synth
+
+    _reset_peak(device)
+    _sync(device)
+    start = time.perf_counter()
+    batches = list(synth.get_generator(name)(fp32.model, num_classes=fp32.num_classes,
+                                             input_shape=(3, 224, 224), seed=seed, **kwargs))
+    _sync(device)
+    return batches, time.perf_counter() - start, _peak_mib(device)
+
+
+def quantize_and_evaluate(fp32, scheme_name: str, batches, images, labels, device, args) -> dict:
+    scheme = quant.get_scheme(scheme_name)
+    _reset_peak(device)
+    _sync(device)
+    start = time.perf_counter()
+    qmodel = quant.quantize_model(fp32.model, scheme, batches).to(device)
+    _sync(device)
+    calibration_seconds = time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "model.safetensors"
+        artifact.save_artifact(path, qmodel, arch=fp32.name, num_classes=fp32.num_classes,
+                               scheme=scheme.name, generator="benchmark")
+        contents = artifact.read_artifact(path)
+    predictions = evaluate.predict_tensor(qmodel, images, device, args.eval_batch_size, label=scheme_name)
+    return {"top1": evaluate.top1(predictions.classes, labels),
+            "compression": compression_ratio(contents.fp32_bytes, contents.quantized_bytes),
+            "quantized_bytes": contents.quantized_bytes, "fp32_bytes": contents.fp32_bytes,
+            "calibration_seconds": calibration_seconds,
+            "eval_images_per_second": predictions.images_per_second,
+            "quantize_eval_peak_mib": _peak_mib(device)}
+
+
+def markdown(env: dict, rows: list[dict]) -> str:
+    lines = [f"Device: {env.get('gpu', 'CPU')} ({env['device']}); torch {env['torch']}, "
+             f"torchvision {env['torchvision']}, Python {env['python']}.", "",
+             "| model | scheme | generator | images | FP32 top-1 | top-1 | gap | compression % | generation s "
+             "| calibration s | eval img/s | peak MiB (gen / quant+eval) |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    order = sorted(rows, key=lambda r: (r["model"], r["scheme"], r["reference"], r["generator"]))
+    for r in order:
+        name = f"{r['generator']} (reference)" if r["reference"] else r["generator"]
+        lines.append(f"| {r['model']} | {r['scheme']} | {name} | {r['images']} | {r['fp32_top1']:.2f} | "
+                     f"{r['top1']:.2f} | {r['gap']:+.2f} | {r['compression']:.2f} | {r['generation_seconds']:.1f} | "
+                     f"{r['calibration_seconds']:.1f} | {r['eval_images_per_second']:.0f} | "
+                     f"{r['generation_peak_mib']:.0f} / {r['quantize_eval_peak_mib']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def write(out: Path, env: dict, rows: list[dict]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "generators.json").write_text(json.dumps({"environment": env, "rows": rows}, indent=2) + "\n")
+    (out / "generators.md").write_text(markdown(env, rows))
+
+
+def main(argv=None) -> int:
+    import synth
+
+    args = get_args_parser().parse_args(argv)
+    models = [check_model_name(m) for m in args.models.split(",") if m]
+    generators = [g for g in args.generators.split(",") if g]
+    schemes = [quant.get_scheme(s).name for s in args.schemes.split(",") if s]
+    for name in generators:
+        synth.get_generator(name)  # fail on a bad name before any heavy work
+    extra = generator_kwargs(args.gen_arg)
+    device = resolve_device(args.device)
+    env, rows, folders = environment(device), [], DecodedFolders(device, args.limit)
+    for model_name in models:
+        weights, folder, classes = model_setup(model_name, args)
+        fp32 = load_fp32_model(model_name, weights)
+        fp32.model.to(device)
+        images, labels = folders.get(folder, data.class_list_for(fp32.num_classes, classes))
+        fp32_top1 = evaluate.top1(evaluate.predict_tensor(fp32.model, images, device, args.eval_batch_size,
+                                                          label=f"{model_name} fp32").classes, labels)
+        for generator in generators:
+            kwargs = dict(extra.get(generator, {}))
+            if generator == REFERENCE:
+                kwargs.setdefault("root", str(folder))
+            seed_everything(args.seed)
+            batches, seconds, peak = generate(generator, fp32, device, kwargs, args.seed)
+            for scheme in schemes:
+                row = {"model": model_name, "generator": generator, "scheme": scheme,
+                       "reference": not synth.is_allowed_in_challenge(generator), "images": len(labels),
+                       "calibration_samples": sum(len(b) for b in batches), "generator_kwargs": kwargs,
+                       "weights": weights, "data": str(folder), "fp32_top1": fp32_top1,
+                       "generation_seconds": seconds, "generation_peak_mib": peak}
+                row.update(quantize_and_evaluate(fp32, scheme, batches, images, labels, device, args))
+                row["gap"] = row["top1"] - fp32_top1
+                rows.append(row)
+                write(Path(args.out), env, rows)
+                print(f"{model_name} {scheme} {generator}: top-1 {row['top1']:.2f} (FP32 {fp32_top1:.2f}), "
+                      f"generation {seconds:.1f} s", file=sys.stderr)
+            del batches
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
