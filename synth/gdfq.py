@@ -87,7 +87,7 @@ def _bns_loss(records):
     return torch.stack(terms).mean()
 
 
-def train_generator(model, *, num_classes, input_shape=(3, 224, 224), iterations=500, batch_size=32,
+def train_generator(model, *, num_classes, input_shape=(3, 224, 224), iterations=1000, batch_size=32,
                     lr=1e-3, betas=(0.5, 0.999), bns_weight=0.1, latent_dim=100, label_embedding=True, seed=0):
     """Train a GeneratorNet against the frozen `model`. Returns (net in eval mode, loss history).
 
@@ -119,12 +119,12 @@ def train_generator(model, *, num_classes, input_shape=(3, 224, 224), iterations
 
 @register_generator("gdfq")
 def gdfq(model, *, num_classes, input_shape=(3, 224, 224), num_samples=256, batch_size=32, seed=0,
-         iterations=500, train_batch_size=32, lr=1e-3, betas=(0.5, 0.999), bns_weight=0.1,
+         iterations=1000, train_batch_size=32, lr=1e-3, betas=(0.5, 0.999), bns_weight=0.1,
          latent_dim=100, label_embedding=True):
     """Train the generator (`iterations` steps of `train_batch_size`), then sample from it.
 
-    500 steps at batch 32 is 16k generated images seen by the model, the same as the paper's
-    first 1000 steps at batch 16; its full schedule (50 warm-up epochs of 200 steps) is 20x that.
+    1000 steps at batch 32 (32k generated images; the paper's 50 warm-up epochs of 200 steps at
+    batch 16 are 160k) take about 45 s for ResNet18 and 55 s for MobileNetV2 on one H100.
     """
     net, _ = train_generator(model, num_classes=num_classes, input_shape=input_shape,
                              iterations=iterations, batch_size=train_batch_size, lr=lr, betas=betas,
