@@ -6,6 +6,8 @@ weights_only=True; .safetensors works too). The number of classes is read from t
 """
 from __future__ import annotations
 
+import contextlib
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,7 +100,9 @@ def load_local(name: str, path: str | Path) -> LoadedModel:
 def load_pretrained(name: str, progress: bool = False) -> LoadedModel:
     weights = default_weights(name)
     try:
-        model = torchvision.models.get_model(name, weights=weights, progress=progress)
+        # torch.hub announces downloads on stdout, which belongs to output.txt.
+        with contextlib.redirect_stdout(sys.stderr):
+            model = torchvision.models.get_model(name, weights=weights, progress=progress)
     except Exception as error:  # URLError, socket errors, HTTP errors: no network here
         raise KitError(f"cannot get the ImageNet weights of {name} ({type(error).__name__}): "
                        f"download {torchvision_file_name(name)} from {weights.url} and pass it with "

@@ -1,0 +1,41 @@
+"""Shared fixtures: the real assets in ../shared/assets (tests skip with the reason when absent)."""
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+ASSETS = REPO.parent / "shared" / "assets"
+STANDINS = ASSETS / "weights" / "standins"
+IMAGENETTE = ASSETS / "imagenette10"
+IMAGENET_VAL = ASSETS / "imagenet" / "val"
+
+
+def require(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"needs {path} (the shared assets, see ../shared/assets/MANIFEST.md); not present here")
+    return path
+
+
+@pytest.fixture
+def standins() -> Path:
+    return require(STANDINS)
+
+
+@pytest.fixture
+def imagenette() -> Path:
+    return require(IMAGENETTE)
+
+
+@pytest.fixture
+def mobilenet_weights() -> Path:
+    return require(ASSETS / "weights" / "mobilenet_v2-b0353104.pth")
+
+
+@pytest.fixture
+def weights_dir(tmp_path, standins, mobilenet_weights) -> Path:
+    """A --weights-dir holding the real MobileNetV2 checkpoint and the two stand-ins."""
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    for source in [mobilenet_weights, *sorted(standins.glob("*.pth"))]:
+        (folder / source.name).symlink_to(source)
+    return folder

@@ -1,0 +1,125 @@
+"""main.py and run.bash as a participant runs them: real processes, real assets."""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from challenge.output_format import parse
+from tests.conftest import IMAGENETTE, STANDINS, require
+
+REPO = Path(__file__).resolve().parents[1]
+SMALL = ["--limit", "6", "--num-samples", "4", "--batch-size", "4", "--workers", "0", "--device", "cpu"]
+
+
+def run(args, cwd=REPO, env=None, script=("python", "main.py")):
+    environment = dict(os.environ, **(env or {}))
+    environment.pop("IMAGENET_VAL", None) if "IMAGENET_VAL" not in (env or {}) else None
+    return subprocess.run([*script, *args], cwd=cwd, capture_output=True, text=True, env=environment, timeout=600)
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error: ")]
+    # Progress logs may come before it; the error is one line, the last, with no traceback.
+    assert len(errors) == 1 and lines[-1] == errors[0] and "Traceback" not in result.stderr, result.stderr
+    for fragment in fragments:
+        assert fragment in errors[0], errors[0]
+
+
+def standin_args():
+    return ["--data", str(require(IMAGENETTE)), "--classes", str(IMAGENETTE / "wnids.txt"),
+            "--weights-dir", str(require(STANDINS))]
+
+
+def test_unknown_model():
+    assert_one_line_error(run(["--model", "vgg16", "--data", "."]), "unknown model 'vgg16'", "resnet18")
+
+
+def test_unknown_generator():
+    assert_one_line_error(run(["--model", "resnet18", "--generator", "magic"]), "unknown generator 'magic'", "gaussian")
+
+
+def test_unknown_scheme():
+    assert_one_line_error(run(["--model", "resnet18", "--scheme", "int3"]), "unknown scheme 'int3'", "int8")
+
+
+def test_missing_data_folder():
+    assert_one_line_error(run(["--model", "resnet18", "--weights-dir", str(require(STANDINS)),
+                               "--data", "/no/such/folder"]), "data folder '/no/such/folder' does not exist")
+
+
+def test_no_data_folder_at_all():
+    assert_one_line_error(run(["--model", "resnet18", "--weights-dir", str(require(STANDINS))]), "IMAGENET_VAL")
+
+
+def test_class_folder_not_in_the_list(tmp_path):
+    shutil.copytree(require(IMAGENETTE) / "n01440764", tmp_path / "n01440764")
+    (tmp_path / "n99999999").mkdir()
+    result = run(["--model", "resnet18", "--data", str(tmp_path), "--classes", str(IMAGENETTE / "wnids.txt"),
+                  "--weights-dir", str(STANDINS), *SMALL])
+    assert_one_line_error(result, "n99999999", "not in the model's class list")
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_corrupt_jpeg(tmp_path, workers):
+    folder = tmp_path / "n01440764"
+    shutil.copytree(require(IMAGENETTE) / "n01440764", folder)
+    first = sorted(folder.iterdir())[0]
+    first.write_bytes(first.read_bytes()[:200])
+    args = ["--model", "resnet18", "--data", str(tmp_path), "--classes", str(IMAGENETTE / "wnids.txt"),
+            "--weights-dir", str(STANDINS), *SMALL]
+    args[args.index("--workers") + 1] = workers
+    assert_one_line_error(run(args), "cannot read image", first.name)
+
+
+def test_missing_weights_without_network(tmp_path):
+    result = run(["--model", "resnet18", *standin_args()[:4]], env={"TORCH_HOME": str(tmp_path),
+                                                                     "https_proxy": "http://127.0.0.1:9"})
+    assert_one_line_error(result, "resnet18-f37072fd.pth", "--weights")
+
+
+def test_checkpoint_of_another_architecture():
+    args = standin_args()
+    args[args.index("--weights-dir")] = "--weights"
+    args[args.index("--weights") + 1] = str(STANDINS / "shufflenet_v2_x1_0-imagenette10.pth")
+    assert_one_line_error(run(["--model", "resnet18", *args]), "does not fit the resnet18 architecture")
+
+
+def test_main_writes_only_output_and_is_deterministic(tmp_path):
+    args = ["--model", "shufflenet_v2_x1_0", *standin_args(), *SMALL, "--save-model", str(tmp_path / "s.safetensors")]
+    first, second = run(args), run(args)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == second.stdout
+    (section,) = parse(first.stdout.encode())
+    assert section.model == "shufflenet_v2_x1_0" and section.num_images == 6
+    assert (tmp_path / "s.safetensors").is_file()
+
+
+def test_participant_generator_file(tmp_path):
+    own = tmp_path / "mine.py"
+    own.write_text("import torch\n\ndef noise(model, *, num_classes, input_shape, num_samples=4, batch_size=2, seed=0):\n"
+                   "    for _ in range(0, num_samples, batch_size):\n        yield torch.rand(batch_size, *input_shape)\n")
+    result = run(["--model", "resnet18", *standin_args(), *SMALL, "--generator", f"{own}:noise"])
+    assert result.returncode == 0, result.stderr
+    assert parse(result.stdout.encode())[0].generator == f"{own}:noise"
+
+
+def test_run_bash_writes_all_three_models(tmp_path, weights_dir):
+    result = run([*standin_args()[:4], "--weights-dir", str(weights_dir), *SMALL, "--save-dir", str(tmp_path)],
+                 script=("bash", "run.bash"))
+    assert result.returncode == 0, result.stderr
+    sections = parse(result.stdout.encode())
+    assert [s.model for s in sections] == ["resnet18", "mobilenet_v2", "shufflenet_v2_x1_0"]
+    assert sorted(p.name for p in tmp_path.glob("*.safetensors")) == [
+        "mobilenet_v2.safetensors", "resnet18.safetensors", "shufflenet_v2_x1_0.safetensors"]
+
+
+def test_run_bash_stops_at_the_first_error():
+    result = run(["--scheme", "nope"], script=("bash", "run.bash"))
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.count("error:") == 1
