@@ -43,8 +43,13 @@ def model():
 
 def _run(name, model, seed=0):
     generator = synth.get_generator(name)
-    return list(generator(model, num_classes=NUM_CLASSES, input_shape=SHAPE, num_samples=NUM_SAMPLES,
-                          batch_size=BATCH_SIZE, seed=seed, **_extra_kwargs(generator)))
+    batches = []
+    for batch in generator(model, num_classes=NUM_CLASSES, input_shape=SHAPE, num_samples=NUM_SAMPLES,
+                           batch_size=BATCH_SIZE, seed=seed, **_extra_kwargs(generator)):
+        # A generator that yields inside torch.no_grad() would leave it switched off here.
+        assert torch.is_grad_enabled(), f"{name} left gradients disabled in the caller"
+        batches.append(batch)
+    return batches
 
 
 @pytest.mark.parametrize("name", synth.list_generators())
