@@ -1,6 +1,6 @@
 """Scorer throughput: 200 synthetic submissions of 3 x 50,000 lines, scored without verification.
 
-    python benchmarks/scorer_speed.py [--count 200] [--images 50000] [--workers 2] [--keep DIR]
+    python benchmarks/scorer_speed.py [--count 200] [--images 50000] [--workers 2] [--deflate-models] [--keep DIR]
 
 Each submission has its own output.txt (random labels) and the same three real artifacts
 (random weights, int8, saved by the kit), stored as a participant's zip would hold them.
@@ -47,8 +47,9 @@ def make_artifacts(folder: Path) -> dict[str, tuple[Path, int, int]]:
     return made
 
 
-def make_inbox(root: Path, count: int, images: int) -> Rules:
-    files = [f"n{i % 1000:08d}/ILSVRC2012_val_{i + 1:08d}.JPEG" for i in range(images)]
+def make_inbox(root: Path, count: int, images: int, compress_models: int) -> Rules:
+    # Canonical order (sorted paths), as main.py writes them.
+    files = sorted(f"n{i % 1000:08d}/ILSVRC2012_val_{i + 1:08d}.JPEG" for i in range(images))
     truth = np.random.default_rng(0).integers(0, NUM_CLASSES, images)
     (root / "gt.csv").write_text("file,index\n" + "".join(f"{f},{l}\n" for f, l in zip(files, truth)))
     artifacts = make_artifacts(root)
@@ -65,7 +66,9 @@ def make_inbox(root: Path, count: int, images: int) -> Rules:
         with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
             archive.writestr("output.txt", "\n".join(lines) + "\n")
             for arch, (artifact, _, _) in artifacts.items():
-                archive.write(artifact, f"models/{arch}.safetensors")
+                # Stored, as `scorer pack` stores them (quantized weights barely deflate);
+                # --deflate-models measures zips whose tool deflated them anyway.
+                archive.write(artifact, f"models/{arch}.safetensors", compress_type=compress_models)
             archive.writestr("code/README.md", "synthetic\n")
         print(f"\rbuilding submissions {k + 1}/{count}", end="", file=sys.stderr)
     print(file=sys.stderr)
@@ -77,6 +80,7 @@ def main(argv=None) -> int:
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--images", type=int, default=50_000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--deflate-models", action="store_true", help="deflate the artifacts in the zips")
     parser.add_argument("--keep", help="build (or reuse) the inbox here instead of a temporary folder")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="scorer-bench-") as scratch:
@@ -85,7 +89,8 @@ def main(argv=None) -> int:
         if (root / "gt.csv").exists() and (root / "inbox").is_dir():
             rules = Rules(num_classes=NUM_CLASSES, ground_truth=str(root / "gt.csv"))
         else:
-            rules = make_inbox(root, args.count, args.images)
+            rules = make_inbox(root, args.count, args.images,
+                               zipfile.ZIP_DEFLATED if args.deflate_models else zipfile.ZIP_STORED)
         (root / "scores.sqlite").unlink(missing_ok=True)
         for suffix in ("-wal", "-shm"):
             Path(str(root / "scores.sqlite") + suffix).unlink(missing_ok=True)

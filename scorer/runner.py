@@ -75,8 +75,8 @@ def _record(conn, summary: RunSummary, submission_id: int, result, fingerprint: 
         summary.invalid += 1
 
 
-def _score_inline(conn, inbox: Path, todo, rules: Rules, verify: bool, summary: RunSummary, bar) -> None:
-    ctx = make_context(rules, verify=verify)
+def _score_inline(conn, inbox: Path, todo, ctx, summary: RunSummary, bar) -> None:
+    rules = ctx.rules
     for submission_id, relative in todo:
         if db.claim(conn, submission_id):
             _record(conn, summary, submission_id, score_zip(inbox / relative, ctx), rules.fingerprint())
@@ -141,12 +141,16 @@ def _run(conn, rules: Rules, inbox: Path, verify: bool, workers: int) -> RunSumm
     summary = RunSummary(recovered=db.recover(conn))
     summary.new_uploads = scan_inbox(conn, inbox)
     todo = db.pending(conn)
+    if not todo:
+        return summary
+    # Load the ground truth here first: a wrong config must stop the run with its message,
+    # not break every worker and get the submissions blamed for it.
+    ctx = make_context(rules, verify=verify)
     bar = _bar(len(todo), "scoring")
-    if todo:
-        if workers <= 1 or len(todo) == 1:
-            _score_inline(conn, inbox, todo, rules, verify, summary, bar)
-        else:
-            _score_in_pool(conn, inbox, todo, rules, verify, min(workers, len(todo)), summary, bar)
+    if workers <= 1 or len(todo) == 1:
+        _score_inline(conn, inbox, todo, ctx, summary, bar)
+    else:
+        _score_in_pool(conn, inbox, todo, rules, verify, min(workers, len(todo)), summary, bar)
     bar.finish()
     return summary
 

@@ -70,6 +70,8 @@ def score_extracted(extracted: zipsafe.Extracted, ctx: Context) -> Result:
     by_model = check_models(sections, rules.models)
     aligned = {m: aligned_predictions(by_model[m], truth, rules.num_classes) for m in rules.models} if truth else {}
     notes = [f"2021 format: image order from {Path(rules.legacy2021.image_order).name}"] if legacy else []
+    if truth is None:
+        notes.append("no ground truth given: image coverage and accuracy not checked (pass --ground-truth)")
     if layout.ignored:
         notes.append(f"ignored: {', '.join(layout.ignored)}")
     models = []
