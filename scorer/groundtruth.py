@@ -80,10 +80,13 @@ def parse_ground_truth(data: bytes, num_classes: int, *, private_fraction: float
 
 def load_ground_truth(path: str | Path, num_classes: int, *, private_fraction: float = 0.0,
                       split_seed: str = "dfq") -> GroundTruth:
-    path = Path(path) if path else None
-    if path is None or not path.is_file():
-        raise KitError(f"ground-truth file {str(path)!r} not found; set ground_truth in the config "
+    if not path:
+        raise KitError("no ground truth: set ground_truth in the config or pass --ground-truth "
                        "(a CSV with columns file,index)")
+    path = Path(path)
+    if not path.is_file():
+        raise KitError(f"ground-truth file {str(path)!r} not found; set ground_truth in the config "
+                       "or pass --ground-truth (a CSV with columns file,index)")
     return parse_ground_truth(path.read_bytes(), num_classes, private_fraction=private_fraction,
                               split_seed=split_seed, name=f"ground truth {path.name}")
 

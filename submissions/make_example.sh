@@ -2,7 +2,7 @@
 # Build the example submission with the baseline on the shared imagenette10 images and the
 # stand-in weights, then pack and check it. Nothing it makes is committed (weights are large).
 #
-#   bash submissions/make_example.sh [LIMIT]     # about a minute on 2 CPU cores for LIMIT=50
+#   bash submissions/make_example.sh [LIMIT]     # about 3 minutes on 2 CPU cores for LIMIT=50
 #
 # The stand-ins are 10-class ResNet18 and ShuffleNetV2 (no 10-class MobileNetV2 exists), so the
 # example challenge has those two models: submissions/example/challenge.toml says so, which is
