@@ -24,22 +24,23 @@ from challenge.models import load_fp32_model  # noqa: E402
 from challenge.runner import resolve_device, seed_everything  # noqa: E402
 
 
-def time_zeroq(model, device, deterministic: bool, channels_last: bool, samples=64, iterations=100):
+def time_zeroq(model, device, samples=64, iterations=100):
+    """Seconds for ZeroQ's default 500 steps (extrapolated), eager and graphed, and whether the
+    two give the same images."""
     from synth.zeroq import distill
 
-    torch.backends.cudnn.deterministic = deterministic
-    torch.backends.cudnn.benchmark = not deterministic
-    memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    model = model.to(memory_format=memory_format)
-    noise = torch.randn(samples, 3, 224, 224, device=device).contiguous(memory_format=memory_format)
-    distill(model, noise, iterations=5)  # warm-up
-    torch.cuda.synchronize() if device.type == "cuda" else None
-    start = time.perf_counter()
-    distill(model, noise, iterations=iterations)
-    torch.cuda.synchronize() if device.type == "cuda" else None
-    model.to(memory_format=torch.contiguous_format)
-    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
-    return (time.perf_counter() - start) / iterations * 500  # seconds for the default 500 steps
+    noise = torch.randn(samples, 3, 224, 224, device=device)
+    timings = {}
+    outputs = {}
+    for graphed in (False, True):
+        outputs[graphed], _ = distill(model, noise, iterations=20, cuda_graph=graphed)  # also warms up
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        distill(model, noise, iterations=iterations, cuda_graph=graphed)
+        torch.cuda.synchronize()
+        timings[f"cuda_graph={graphed}"] = (time.perf_counter() - start) / iterations * 500
+    timings["max_abs_difference"] = float((outputs[True] - outputs[False]).abs().max())
+    return timings
 
 
 def main(argv=None):
@@ -56,16 +57,27 @@ def main(argv=None):
     parser.add_argument("--observers", default="mse,percentile,minmax")
     parser.add_argument("--gen-arg", action="append", default=[], help="GEN.KEY=VALUE")
     parser.add_argument("--timing", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="print ZeroQ's top GPU kernels and exit")
     args = parser.parse_args(argv)
     device = resolve_device("auto")
     fp32 = load_fp32_model(args.model, args.weights)
     fp32.model.to(device)
     results = {"timing": {}, "rows": []}
+    if args.profile:
+        from torch.profiler import ProfilerActivity, profile
+
+        from synth.zeroq import distill
+
+        noise = torch.randn(64, 3, 224, 224, device=device)
+        distill(fp32.model, noise, iterations=3)
+        with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+            distill(fp32.model, noise, iterations=10)
+            torch.cuda.synchronize()
+        print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=25, max_name_column_width=60))
+        return
     if args.timing:
-        for det in (True, False):
-            for cl in (False, True):
-                results["timing"][f"deterministic={det},channels_last={cl}"] = time_zeroq(fp32.model, device, det, cl)
-                print(results["timing"], file=sys.stderr)
+        results["timing"] = time_zeroq(fp32.model, device)
+        print(results["timing"], file=sys.stderr)
     records = data.list_images(args.data, data.class_list_for(fp32.num_classes, args.classes))
     images, labels = data.decode_all(data.ImageDataset(args.data, records))
     images, labels = images.to(device), labels.tolist()

@@ -17,13 +17,18 @@ Cost structure, so that the table measures what it says:
 - each generator runs once per model; its batches are kept and reused for every scheme, so
   "generation" and "calibration" (observers, BatchNorm folding, freezing) are timed apart;
 - sizes come from a written artifact, as the kit and the scorer account them.
-`real-images` is the reference row (it calibrates on real images; by default a seeded draw from
-the evaluated folder itself, since no disjoint labelled folder exists here; `--gen-arg
-real-images.root=DIR` changes it).
+`real-images` is the reference row: it calibrates on real images drawn from another folder than
+the evaluated one (imagenette10 for MobileNetV2, imagenet/val for the stand-ins; `--calib
+MODEL=DIR`), skipping any image whose content is also in the evaluated folder.
+A generator may be listed with keyword arguments as a variant of its own row:
+`zeroq[per_batch_stats=True+clamp_to_pixels=True]`. `--merge A.json B.json ...` combines runs
+on disjoint parts of a folder (same models, same configurations) into one table, checking that
+each configuration's quantized model is the same in every part.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import platform
 import sys
@@ -43,6 +48,8 @@ from challenge.runner import resolve_device, seed_everything  # noqa: E402
 from challenge.size import compression_ratio  # noqa: E402
 
 ASSETS = Path(__file__).resolve().parents[1].parent / "shared" / "assets"
+# Calibration images for real-images: another folder than the evaluated one (the two share no image).
+DEFAULT_CALIBRATION = {"resnet18": "imagenet/val", "mobilenet_v2": "imagenette10", "shufflenet_v2_x1_0": "imagenet/val"}
 # model -> (weights, evaluation folder, class list or None for the ILSVRC2012 list), under ASSETS.
 DEFAULT_SETUP = {
     "resnet18": ("weights/standins/resnet18-imagenette10.pth", "imagenette10", "imagenette10/wnids.txt"),
@@ -62,7 +69,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--generators", default=",".join(synth.list_generators()))
     parser.add_argument("--schemes", default="int8,w6a6,w4a8")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    for what in ("weights", "data", "classes"):
+    for what in ("weights", "data", "classes", "calib"):
         parser.add_argument(f"--{what}", action="append", default=[], metavar="MODEL=PATH",
                             help=f"override a model's {what} (repeatable)")
     parser.add_argument("--gen-arg", action="append", default=[], metavar="GENERATOR.KEY=VALUE",
@@ -70,7 +77,42 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--limit", type=int, help="evaluate only the first N images of each folder")
     parser.add_argument("--eval-batch-size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--merge", nargs="+", metavar="JSON", help="combine the JSON of runs on disjoint image parts")
     return parser
+
+
+def merge(files: list[str]) -> tuple[dict, list[dict]]:
+    """Rows of runs on disjoint parts of the images, summed into one row per configuration.
+
+    Counts of correct images add up; times and rates are means over the parts; a configuration
+    whose quantized model differs between parts (another artifact sha256) is refused, since its
+    parts would not measure one model."""
+    runs = [json.loads(Path(f).read_text()) for f in files]
+    merged: dict[tuple, dict] = {}
+    for run in runs:
+        for row in run["rows"]:
+            key = (row["model"], row["generator"], row["scheme"])
+            correct = round(row["top1"] * row["images"] / 100)
+            fp32_correct = round(row["fp32_top1"] * row["images"] / 100)
+            if key not in merged:
+                merged[key] = dict(row, parts=0, correct=0, fp32_correct=0, images=0)
+            total = merged[key]
+            if total["artifact_sha256"] != row["artifact_sha256"]:
+                raise KitError(f"{key}: the parts quantized different models ({total['artifact_sha256'][:12]} vs "
+                               f"{row['artifact_sha256'][:12]}); generation is not reproducible across runs")
+            total["parts"] += 1
+            total["images"] += row["images"]
+            total["correct"] += correct
+            total["fp32_correct"] += fp32_correct
+            for field in ("generation_seconds", "calibration_seconds", "eval_images_per_second"):
+                total[field] += (row[field] - total[field]) / total["parts"] if total["parts"] > 1 else 0
+    rows = []
+    for total in merged.values():
+        total["top1"] = 100 * total["correct"] / total["images"]
+        total["fp32_top1"] = 100 * total["fp32_correct"] / total["images"]
+        total["gap"] = total["top1"] - total["fp32_top1"]
+        rows.append(total)
+    return runs[0]["environment"], rows
 
 
 def _pairs(items: list[str], flag: str) -> dict[str, str]:
@@ -94,12 +136,23 @@ def generator_kwargs(items: list[str]) -> dict[str, dict]:
     return by_generator
 
 
-def model_setup(name: str, args) -> tuple[str, Path, str | None]:
+def model_setup(name: str, args) -> tuple[str, Path, str | None, str]:
     weights, folder, classes = DEFAULT_SETUP[check_model_name(name)]
     weights = _pairs(args.weights, "--weights").get(name, str(ASSETS / weights))
     folder = Path(_pairs(args.data, "--data").get(name, ASSETS / folder))
     classes = _pairs(args.classes, "--classes").get(name, classes and str(ASSETS / classes))
-    return weights, folder, classes
+    calibration = _pairs(args.calib, "--calib").get(name, str(ASSETS / DEFAULT_CALIBRATION[name]))
+    return weights, folder, classes, calibration
+
+
+def generator_variant(spec: str) -> tuple[str, dict]:
+    """'zeroq[per_batch_stats=True+clamp_to_pixels=True]' -> ('zeroq', {...}); 'gdfq' -> ('gdfq', {})."""
+    name, bracket, rest = spec.partition("[")
+    if not bracket:
+        return spec, {}
+    if not rest.endswith("]"):
+        raise KitError(f"generator variant {spec!r} must look like NAME[KEY=VALUE+KEY=VALUE]")
+    return name, parse_generator_args([item for item in rest[:-1].split("+") if item])
 
 
 def _sync(device: torch.device) -> None:
@@ -176,10 +229,12 @@ def quantize_and_evaluate(fp32, scheme_name: str, batches, images, labels, devic
         artifact.save_artifact(path, qmodel, arch=fp32.name, num_classes=fp32.num_classes,
                                scheme=scheme.name, generator="benchmark")
         contents = artifact.read_artifact(path)
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
     predictions = evaluate.predict_tensor(qmodel, images, device, args.eval_batch_size, label=scheme_name)
     return {"top1": evaluate.top1(predictions.classes, labels),
             "compression": compression_ratio(contents.fp32_bytes, contents.quantized_bytes),
             "quantized_bytes": contents.quantized_bytes, "fp32_bytes": contents.fp32_bytes,
+            "artifact_sha256": digest,
             "calibration_seconds": calibration_seconds,
             "eval_images_per_second": predictions.images_per_second,
             "quantize_eval_peak_mib": _peak_mib(device)}
@@ -211,29 +266,34 @@ def main(argv=None) -> int:
     import synth
 
     args = get_args_parser().parse_args(argv)
+    if args.merge:
+        write(Path(args.out), *merge(args.merge))
+        return 0
     models = [check_model_name(m) for m in args.models.split(",") if m]
     generators = [g for g in args.generators.split(",") if g]
     schemes = [quant.get_scheme(s).name for s in args.schemes.split(",") if s]
-    for name in generators:
-        synth.get_generator(name)  # fail on a bad name before any heavy work
+    for spec in generators:
+        synth.get_generator(generator_variant(spec)[0])  # fail on a bad name before any heavy work
     extra = generator_kwargs(args.gen_arg)
     device = resolve_device(args.device)
     env, rows, folders = environment(device), [], DecodedFolders(device, args.limit)
     for model_name in models:
-        weights, folder, classes = model_setup(model_name, args)
+        weights, folder, classes, calibration = model_setup(model_name, args)
         fp32 = load_fp32_model(model_name, weights)
         fp32.model.to(device)
         images, labels = folders.get(folder, data.class_list_for(fp32.num_classes, classes))
         fp32_top1 = evaluate.top1(evaluate.predict_tensor(fp32.model, images, device, args.eval_batch_size,
                                                           label=f"{model_name} fp32").classes, labels)
-        for generator in generators:
-            kwargs = dict(extra.get(generator, {}))
+        for spec in generators:
+            generator, variant = generator_variant(spec)
+            kwargs = dict(extra.get(generator, {}), **variant)
             if generator == REFERENCE:
-                kwargs.setdefault("root", str(folder))
+                kwargs.setdefault("root", calibration)
+                kwargs.setdefault("exclude_dir", str(folder))
             seed_everything(args.seed)
             batches, seconds, peak = generate(generator, fp32, device, kwargs, args.seed)
             for scheme in schemes:
-                row = {"model": model_name, "generator": generator, "scheme": scheme,
+                row = {"model": model_name, "generator": spec, "scheme": scheme,
                        "reference": not synth.is_allowed_in_challenge(generator), "images": len(labels),
                        "calibration_samples": sum(len(b) for b in batches), "generator_kwargs": kwargs,
                        "weights": weights, "data": str(folder), "fp32_top1": fp32_top1,

@@ -19,6 +19,8 @@ ReduceLROnPlateau's "min"/"rel" rule, step for step. The loss history is read on
 """
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 from synth import register_generator
@@ -60,42 +62,75 @@ def _plateau_step(lr, best, bad, loss, *, factor, patience, min_lr, threshold):
 
 
 def distill(model, images, *, iterations=500, lr=0.5, patience=100, factor=0.1, min_lr=1e-4,
-            threshold=1e-4, eps=1e-6, per_batch_stats=False):
+            threshold=1e-4, eps=1e-6, per_batch_stats=False, pixel_range=None, cuda_graph=True):
     """Optimise `images` (N, C, H, W) against `model`'s BatchNorm statistics.
 
+    `pixel_range`: None (the paper), or (low, high) tensors of shape (C,) to which the images are
+    clamped after every step, e.g. the normalized values of pixels 0 and 1.
+    `cuda_graph`: on a GPU, record one optimisation step as a CUDA graph after a few eager steps
+    and replay it: the same kernels in the same order, without the cost of launching them one
+    by one from Python, which otherwise dominates (MobileNetV2: 39 ms of CPU per 27 ms of GPU).
     Returns (distilled images, loss history): the loss before each of the `iterations` steps,
     as a CPU tensor (read once, at the end). The model comes back unchanged.
     """
     device = images.device
     x = images.detach().clone().requires_grad_(True)
     lr_now = torch.tensor(float(lr), device=device)
-    # fused: the step count and this tensor lr stay on the device, so Adam never calls .item().
-    optimizer = torch.optim.Adam([x], lr=lr_now, fused=True)
+    graphed = cuda_graph and device.type == "cuda" and iterations > 4
+    # fused: the step count and this tensor lr stay on the device, so Adam never calls .item();
+    # capturable (on any GPU, so that graphed and eager runs use the same kernel and give the
+    # same images): its state may then be updated inside a CUDA graph.
+    optimizer = torch.optim.Adam([x], lr=lr_now, fused=True, capturable=device.type == "cuda")
     best = torch.tensor(float("inf"), device=device)
     bad = torch.zeros((), dtype=torch.long, device=device)
     history = torch.empty(iterations, device=device)
+    step_index = torch.zeros(1, dtype=torch.long, device=device)
+    if pixel_range is not None:
+        low, high = (torch.as_tensor(v, device=device, dtype=x.dtype).view(1, -1, 1, 1) for v in pixel_range)
     with frozen_teacher(model) as records:
         targets = {bn: (bn.running_mean.detach(), torch.sqrt(bn.running_var.detach() + eps))
                    for bn in batchnorm_layers(model)}
-        for step in range(iterations):
+
+        def step():
             records.clear()
-            optimizer.zero_grad(set_to_none=True)
             model(x)
             loss = _statistics_loss(x, records, targets, per_batch_stats, eps)
             loss.backward()
             optimizer.step()
-            loss = loss.detach()
-            history[step] = loss
-            _plateau_step(lr_now, best, bad, loss, factor=factor, patience=patience,
-                          min_lr=min_lr, threshold=threshold)
-        records.clear()
+            with torch.no_grad():
+                if pixel_range is not None:
+                    torch.maximum(x, low, out=x)
+                    torch.minimum(x, high, out=x)
+                loss = loss.detach()
+                history.index_copy_(0, step_index, loss.view(1))
+                step_index.add_(1)
+                _plateau_step(lr_now, best, bad, loss, factor=factor, patience=patience,
+                              min_lr=min_lr, threshold=threshold)
+            records.clear()
+
+        eager_steps = 3 if graphed else iterations
+        side = torch.cuda.Stream(device) if graphed else None
+        if graphed:  # warm-up steps run on a side stream, as graph capture requires
+            side.wait_stream(torch.cuda.current_stream(device))
+        with torch.cuda.stream(side) if graphed else contextlib.nullcontext():
+            for _ in range(eager_steps):
+                optimizer.zero_grad(set_to_none=True)
+                step()
+        if graphed:
+            torch.cuda.current_stream(device).wait_stream(side)
+            graph = torch.cuda.CUDAGraph()
+            optimizer.zero_grad(set_to_none=True)  # backward inside the graph then writes, not adds
+            with torch.cuda.graph(graph):
+                step()
+            for _ in range(iterations - eager_steps):
+                graph.replay()
     return x.detach(), history.cpu()
 
 
 @register_generator("zeroq")
 def zeroq(model, *, num_classes, input_shape=(3, 224, 224), num_samples=64, batch_size=None,
           seed=0, iterations=500, lr=0.5, patience=100, factor=0.1, min_lr=1e-4, threshold=1e-4,
-          eps=1e-6, per_batch_stats=False):
+          eps=1e-6, per_batch_stats=False, clamp_to_pixels=False):
     """ZeroQ distilled data; `num_classes` is unused (the method needs no labels).
 
     64 images by default: twice the paper's single batch of 32, so that calibration sees a
@@ -105,6 +140,12 @@ def zeroq(model, *, num_classes, input_shape=(3, 224, 224), num_samples=64, batc
     """
     device = next(model.parameters()).device
     batch_size = batch_size or num_samples
+    pixel_range = None
+    if clamp_to_pixels:  # not in the paper: keep images within what a normalized photo can hold
+        from challenge.data import IMAGENET_MEAN, IMAGENET_STD
+
+        pixel_range = tuple(torch.tensor([(v - m) / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD)])
+                            for v in (0.0, 1.0))
     # Noise is drawn on the CPU so a seed gives the same start on every device.
     rng = torch.Generator().manual_seed(seed)
     for start in range(0, num_samples, batch_size):
@@ -112,5 +153,5 @@ def zeroq(model, *, num_classes, input_shape=(3, 224, 224), num_samples=64, batc
         noise = torch.randn((count, *input_shape), generator=rng).to(device)
         images, _ = distill(model, noise, iterations=iterations, lr=lr, patience=patience,
                             factor=factor, min_lr=min_lr, threshold=threshold, eps=eps,
-                            per_batch_stats=per_batch_stats)
+                            per_batch_stats=per_batch_stats, pixel_range=pixel_range)
         yield images

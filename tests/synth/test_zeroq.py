@@ -44,3 +44,17 @@ def test_plateau_rule_matches_reduce_lr_on_plateau():
         assert lr.item() == pytest.approx(optimizer.param_groups[0]["lr"])
         seen.append(round(lr.item(), 4))
     assert sorted(set(seen)) == [0.1, 0.125, 0.25, 0.5, 1.0]  # four reductions, the last one to the floor
+
+
+def test_clamp_to_pixels_keeps_images_in_the_normalized_pixel_range():
+    import torchvision
+
+    from challenge.data import IMAGENET_MEAN, IMAGENET_STD
+    from synth.zeroq import zeroq
+
+    model = torchvision.models.resnet18(num_classes=10).eval()
+    (batch,) = zeroq(model, num_classes=10, input_shape=(3, 32, 32), num_samples=2, iterations=5,
+                     clamp_to_pixels=True)
+    for channel, (mean, std) in enumerate(zip(IMAGENET_MEAN, IMAGENET_STD)):
+        assert batch[:, channel].min() >= (0 - mean) / std - 1e-6
+        assert batch[:, channel].max() <= (1 - mean) / std + 1e-6
