@@ -1,9 +1,11 @@
 """The quantized-model artifact: one safetensors file, no pickle anywhere.
 
-Metadata (strings): format, format_version, arch, num_classes, scheme, generator, kit_version,
-and `layers`: JSON {layer name: {weight_bits, act_bits, per_channel, reduce_range}} for every
-conv/linear layer of the BatchNorm-folded architecture (empty for the `fp32` scheme, which
-stores the plain FP32 state_dict).
+Metadata: one safetensors metadata entry, `dfq_artifact`, a JSON object with sorted keys:
+format, format_version, arch, num_classes, scheme, generator, kit_version, and `layers`:
+{layer name: {weight_bits, act_bits, per_channel, reduce_range}} for every conv/linear layer of
+the BatchNorm-folded architecture (empty for the `fp32` scheme, which stores the plain FP32
+state_dict). One entry because safetensors writes several in random order: one sorted JSON
+string makes the same model give the same file, byte for byte.
 
 Tensors, for each layer L of `layers`:
   L.weight.int        uint8, the integer weights bit-packed (quant/packing.py), if weight_bits
@@ -42,6 +44,7 @@ from .size import MAX_BITS, MIN_BITS, fp32_size_bytes_of_arch, quantized_size_by
 
 FORMAT = "dfq-quantized-model"
 FORMAT_VERSION = "1"
+METADATA_KEY = "dfq_artifact"
 MAX_CLASSES = 100_000
 
 
@@ -92,11 +95,12 @@ def save_artifact(path, qmodel: nn.Module, *, arch: str, num_classes: int, schem
     tensors = _other_tensors(qmodel, layers)
     for name, layer in layers.items():
         tensors.update(_layer_tensors(name, layer))
-    metadata = {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "arch": arch, "num_classes": str(num_classes),
+    header = {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "arch": arch, "num_classes": num_classes,
         "scheme": scheme, "generator": generator, "kit_version": __version__,
-        "layers": json.dumps({name: layer.spec.to_json() for name, layer in layers.items()}),
+        "layers": {name: layer.spec.to_json() for name, layer in layers.items()},
     }
+    metadata = {METADATA_KEY: json.dumps(header, sort_keys=True)}
     from safetensors.torch import save_file
 
     path = Path(path)
@@ -132,24 +136,28 @@ def _read_file(path) -> tuple[dict, dict[str, torch.Tensor]]:
     return metadata, tensors
 
 
-def _parse_metadata(path, metadata: dict) -> tuple[str, int, dict]:
+def _parse_metadata(path, raw: dict) -> dict:
+    try:
+        metadata = json.loads(raw.get(METADATA_KEY, ""))
+    except json.JSONDecodeError:
+        _fail(path, f"metadata {METADATA_KEY!r} is missing or not valid JSON; save artifacts with main.py --save-model")
+    if not isinstance(metadata, dict):
+        _fail(path, f"metadata {METADATA_KEY!r} must be a JSON object")
     if metadata.get("format") != FORMAT:
         _fail(path, f"metadata format is {metadata.get('format')!r}, expected {FORMAT!r}")
     if metadata.get("format_version") != FORMAT_VERSION:
         _fail(path, f"format_version {metadata.get('format_version')!r} is not supported (expected {FORMAT_VERSION})")
-    arch = metadata.get("arch")
-    if arch not in MODEL_NAMES:
-        _fail(path, f"arch {arch!r} is not one of {', '.join(MODEL_NAMES)}")
-    classes = metadata.get("num_classes", "")
-    if not classes.isdigit() or not 1 <= int(classes) <= MAX_CLASSES:
+    if metadata.get("arch") not in MODEL_NAMES:
+        _fail(path, f"arch {metadata.get('arch')!r} is not one of {', '.join(MODEL_NAMES)}")
+    classes = metadata.get("num_classes")
+    if type(classes) is not int or not 1 <= classes <= MAX_CLASSES:
         _fail(path, f"num_classes {classes!r} is not an integer in 1..{MAX_CLASSES}")
-    try:
-        layers = json.loads(metadata.get("layers", "{}"))
-    except json.JSONDecodeError:
-        _fail(path, "metadata 'layers' is not valid JSON")
-    if not isinstance(layers, dict):
+    if not isinstance(metadata.get("layers", {}), dict):
         _fail(path, "metadata 'layers' must be a JSON object")
-    return arch, int(classes), layers
+    for key in ("scheme", "generator"):
+        if not isinstance(metadata.get(key, ""), str):
+            _fail(path, f"metadata {key!r} must be a string")
+    return metadata
 
 
 def _check_layer_spec(path, name: str, spec) -> LayerSpec:
@@ -220,8 +228,9 @@ def _read_layer(path, name, spec: LayerSpec, module: nn.Module, tensors: dict, c
 
 def read_artifact(path) -> ArtifactContents:
     """Validate an artifact completely and account its size; raises ArtifactError."""
-    metadata, tensors = _read_file(path)
-    arch, num_classes, raw_layers = _parse_metadata(path, metadata)
+    raw_metadata, tensors = _read_file(path)
+    metadata = _parse_metadata(path, raw_metadata)
+    arch, num_classes, raw_layers = metadata["arch"], metadata["num_classes"], metadata.get("layers", {})
     reference = _reference_model(arch, num_classes, quantized=bool(raw_layers))
     modules = {n: m for n, m in reference.named_modules() if isinstance(m, QUANTIZABLE)}
     if raw_layers and set(raw_layers) != set(modules):

@@ -37,7 +37,7 @@ def test_round_trip_gives_identical_predictions(tmp_path, shufflenet, scheme):
     assert contents.scheme == scheme and contents.num_classes == 10
     assert contents.fp32_bytes == size.fp32_size_bytes(shufflenet.model)
     with safe_open(str(path), framework="pt") as handle:
-        assert json.loads(handle.metadata()["layers"]) == contents.layers
+        assert json.loads(handle.metadata()["dfq_artifact"])["layers"] == contents.layers
 
 
 def test_mixed_precision_sizes_and_packing(tmp_path, shufflenet):
@@ -67,7 +67,10 @@ def tampered(tmp_path, source, change):
     with safe_open(str(source), framework="pt") as handle:
         metadata = handle.metadata()
         tensors = {k: handle.get_tensor(k) for k in handle.keys()}
-    change(metadata, tensors)
+    header = json.loads(metadata["dfq_artifact"])
+    change(header, tensors)
+    metadata = {"dfq_artifact": json.dumps(header)} if not isinstance(header.get("layers"), str) else {
+        "dfq_artifact": json.dumps(header).replace('"{not json"', "{not json")}
     path = tmp_path / "tampered.safetensors"
     save_file(tensors, str(path), metadata=metadata)
     return path
@@ -85,7 +88,8 @@ def set_field_zero(metadata, tensors):
     (lambda m, t: t.pop("conv1.0.input.scale"), "missing"),
     (lambda m, t: t.update({"extra": torch.zeros(1)}), "unexpected"),
     (lambda m, t: m.update({"arch": "vgg16"}), "arch"),
-    (lambda m, t: m.update({"num_classes": "-3"}), "num_classes"),
+    (lambda m, t: m.update({"num_classes": -3}), "num_classes"),
+    (lambda m, t: m.update({"num_classes": "10"}), "num_classes"),
     (lambda m, t: m.update({"layers": "{not json"}), "JSON"),
     (lambda m, t: t.update({"fc.weight.scale": torch.full_like(t["fc.weight.scale"], float("nan"))}), "NaN"),
 ])
@@ -99,3 +103,13 @@ def test_not_safetensors_is_rejected(tmp_path):
     path.write_bytes(b"PK\x03\x04 this is a pickle zip, not safetensors")
     with pytest.raises(ArtifactError, match="not a readable safetensors"):
         read_artifact(path)
+
+
+def test_same_model_gives_the_same_file(tmp_path, w4a8_artifact):
+    from challenge.artifact import load_artifact as load
+
+    model, contents = load(w4a8_artifact)
+    for name in ("a", "b"):
+        save_artifact(tmp_path / name, model, arch=contents.arch, num_classes=contents.num_classes,
+                      scheme=contents.scheme, generator=contents.generator)
+    assert (tmp_path / "a").read_bytes() == (tmp_path / "b").read_bytes()
