@@ -14,6 +14,7 @@ Version 1. A file is one or more sections, one per model, each self-describing:
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Iterable, TextIO
 
@@ -23,6 +24,8 @@ MAGIC = "#dfq-output"
 VERSION = "v1"
 HEADER_KEYS = ("model", "generator", "scheme", "quantized_bytes", "fp32_bytes", "num_images")
 INT_KEYS = ("quantized_bytes", "fp32_bytes", "num_images")
+# A run of well-formed prediction lines; checked in one pass, then split without further checks.
+_PREDICTIONS = re.compile(r"(?:[^\t\n#][^\t\n]*\t(?:0|[1-9][0-9]{0,8})\n)*")
 
 
 @dataclass
@@ -132,21 +135,38 @@ def parse(data: bytes, max_lines: int | None = None) -> list[Section]:
         _fail(line_no, "has a carriage return (Windows CRLF line ends?)", "use \\n line ends only")
     if not text.endswith("\n"):
         _fail(text.count("\n") + 1, "the file does not end with a newline", "end the last line with \\n")
-    lines = text[:-1].split("\n")
-    if max_lines is not None and len(lines) > max_lines:
-        raise FormatError(f"output.txt has {len(lines)} lines, more than the {max_lines} allowed")
+    line_count = text.count("\n")
+    if max_lines is not None and line_count > max_lines:
+        raise FormatError(f"output.txt has {line_count} lines, more than the {max_lines} allowed")
     sections: list[Section] = []
-    current: Section | None = None
-    for line_no, line in enumerate(lines, start=1):
-        if line.startswith("#"):
-            _close(current, line_no)
-            current = _parse_header(line, line_no)
-            if any(s.model == current.model for s in sections):
-                _fail(line_no, f"a second section for model {current.model!r}", "give each model one section")
-            sections.append(current)
-            continue
-        if current is None:
+    position, line_no = 0, 1
+    while position < len(text):
+        if text[position] != "#":
             _fail(line_no, "prediction before any section header", f"start with a '{MAGIC} {VERSION}' header")
+        end = text.index("\n", position)
+        section = _parse_header(text[position:end], line_no)
+        if any(s.model == section.model for s in sections):
+            _fail(line_no, f"a second section for model {section.model!r}", "give each model one section")
+        sections.append(section)
+        body_start = end + 1
+        body_end = _PREDICTIONS.match(text, body_start).end()
+        fields = text[body_start:body_end].replace("\t", "\n").split("\n")[:-1]  # path, label, path, label, ...
+        section.predictions = dict(zip(fields[0::2], map(int, fields[1::2])))
+        count = len(fields) // 2
+        if len(section.predictions) != count:  # a path repeated
+            _find_error(text[body_start:body_end].split("\n")[:-1], line_no + 1, section)
+        line_no += 1 + count
+        position = body_end
+        if position < len(text) and text[position] != "#":
+            _find_error([text[position:text.index("\n", position)]], line_no, section)
+        _close(section, line_no)
+    return sections
+
+
+def _find_error(lines: list[str], first_line_no: int, section: Section) -> None:
+    """The slow path, taken only for a bad file: name the first offending line."""
+    seen: set[str] = set()
+    for line_no, line in enumerate(lines, start=first_line_no):
         if not line:
             _fail(line_no, "blank line", "remove blank lines")
         path, sep, label = line.partition("\t")
@@ -154,11 +174,10 @@ def parse(data: bytes, max_lines: int | None = None) -> list[Section]:
             _fail(line_no, f"expected '<path><TAB><class index>', got {line[:80]!r}", "write one path and one index per line")
         if not label.isdigit() or (len(label) > 1 and label[0] == "0") or len(label) > 9:
             _fail(line_no, f"class index {label[:20]!r} is not a non-negative integer", "write the predicted class index")
-        if path in current.predictions:
-            _fail(line_no, f"image {path!r} appears twice in section {current.model!r}", "list each image once")
-        current.predictions[path] = int(label)
-    _close(current, len(lines) + 1)
-    return sections
+        if path in seen:
+            _fail(line_no, f"image {path!r} appears twice in section {section.model!r}", "list each image once")
+        seen.add(path)
+    _fail(first_line_no, "malformed prediction line", "write '<path><TAB><class index>' lines")
 
 
 def read(path) -> list[Section]:
