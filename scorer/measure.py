@@ -41,7 +41,8 @@ def fp32_bytes_of(model: str, num_classes: int) -> int:
     return fp32_size_bytes_of_arch(model, num_classes)
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, read in 1 MiB chunks (uploads can be large)."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while chunk := handle.read(1 << 20):
@@ -53,7 +54,7 @@ def artifact_facts(path: Path) -> tuple[str, int, str, int]:
     """(arch, num_classes, scheme, quantized_bytes) of a fully validated artifact."""
     from challenge.artifact import read_artifact
 
-    key = _file_sha256(path)
+    key = file_sha256(path)
     if key in _cache:
         _cache.move_to_end(key)
         return _cache[key]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import multiprocessing
 import sys
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -23,6 +22,7 @@ from challenge.errors import KitError
 
 from . import db
 from .config import Rules
+from .measure import file_sha256
 from .score import init_worker, make_context, score_in_worker, score_zip
 
 
@@ -32,14 +32,6 @@ class RunSummary:
     scored: int = 0
     invalid: int = 0
     recovered: int = 0
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def scan_inbox(conn, inbox: Path) -> int:
@@ -56,7 +48,7 @@ def scan_inbox(conn, inbox: Path) -> int:
             info = path.stat()
             if db.known_upload(conn, relative, info.st_size, info.st_mtime_ns):
                 continue
-            new += db.register_upload(conn, path=relative, team=team_dir.name, sha256=_sha256(path),
+            new += db.register_upload(conn, path=relative, team=team_dir.name, sha256=file_sha256(path),
                                       size=info.st_size, mtime_ns=info.st_mtime_ns, submitted_at=info.st_mtime)
     return new
 

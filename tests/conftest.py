@@ -39,3 +39,15 @@ def weights_dir(tmp_path, standins, mobilenet_weights) -> Path:
     for source in [mobilenet_weights, *sorted(standins.glob("*.pth"))]:
         (folder / source.name).symlink_to(source)
     return folder
+
+
+@pytest.fixture(scope="session")
+def trained_resnet18():
+    """The ResNet18 stand-in with its real BatchNorm statistics, in eval mode on CPU."""
+    import torch
+    import torchvision
+
+    path = require(STANDINS / "resnet18-imagenette10.pth")
+    model = torchvision.models.resnet18(num_classes=10)
+    model.load_state_dict(torch.load(path, weights_only=True, map_location="cpu"))
+    return model.eval()

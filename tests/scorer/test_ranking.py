@@ -1,8 +1,6 @@
 """The ranking rules: compression first, accuracy at its precision, earliest wins ties, thresholds."""
-import dataclasses
 
 import pandas as pd
-import pytest
 
 from scorer.config import Rules
 from scorer.leaderboard import markdown, write

@@ -8,7 +8,6 @@ submission and the leaderboard unchanged.
 from __future__ import annotations
 
 import gzip
-import io
 import os
 import pathlib
 import pickle
@@ -59,7 +58,7 @@ def _cases(ch, marker: pathlib.Path):
     lines = out.decode().split("\n")
     header2 = next(i for i, l in enumerate(lines) if l.startswith("#") and i > 0)
     pickled = pickle.dumps(Payload(marker))
-    legacy = "".join(f"In (MB): 1.0\n" + "".join(f"{l}\n" for l in ch.labels) for _ in MODELS).encode()
+    legacy = "".join("In (MB): 1.0\n" + "".join(f"{l}\n" for l in ch.labels) for _ in MODELS).encode()
 
     def with_output(text: str):
         return {**good, "output.txt": text.encode("utf-8", "surrogateescape")}

@@ -1,25 +1,11 @@
 """GDFQ: the generator learns on a trained model; its network and the optional fine-tuning behave."""
 import copy
-from pathlib import Path
 
 import pytest
 import torch
 
 from challenge.errors import KitError
 from synth.gdfq import GeneratorNet, finetune_quantized, train_generator
-
-STANDIN = Path(__file__).resolve().parents[2].parent / "shared" / "assets" / "weights" / "standins" / "resnet18-imagenette10.pth"
-
-
-@pytest.fixture(scope="module")
-def trained_resnet18():
-    if not STANDIN.is_file():
-        pytest.skip(f"the trained stand-in weights are absent: {STANDIN}")
-    import torchvision
-
-    model = torchvision.models.resnet18(num_classes=10)
-    model.load_state_dict(torch.load(STANDIN, weights_only=True, map_location="cpu"))
-    return model.eval()
 
 
 def test_loss_goes_down_on_a_trained_model(trained_resnet18):

@@ -1,23 +1,9 @@
 """ZeroQ: the BatchNorm-statistics loss falls on a trained model, and the plateau rule is torch's."""
-from pathlib import Path
 
 import pytest
 import torch
 
 from synth.zeroq import _plateau_step, distill
-
-STANDIN = Path(__file__).resolve().parents[2].parent / "shared" / "assets" / "weights" / "standins" / "resnet18-imagenette10.pth"
-
-
-@pytest.fixture(scope="module")
-def trained_resnet18():
-    if not STANDIN.is_file():
-        pytest.skip(f"the trained stand-in weights are absent: {STANDIN}")
-    import torchvision
-
-    model = torchvision.models.resnet18(num_classes=10)
-    model.load_state_dict(torch.load(STANDIN, weights_only=True, map_location="cpu"))
-    return model.eval()
 
 
 @pytest.mark.parametrize("per_batch_stats", [False, True])
