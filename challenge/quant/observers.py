@@ -45,7 +45,8 @@ class MinMaxObserver(nn.Module):
 
 
 class _SampleObserver(MinMaxObserver):
-    """Keeps exact min/max plus up to `max_samples` values drawn uniformly from every batch."""
+    """Keeps exact min/max plus `samples_per_batch` values drawn uniformly from every batch
+    (at most about `max_samples` in all)."""
 
     def __init__(self, samples_per_batch: int = 1 << 15, max_samples: int = 1 << 20):
         super().__init__()
@@ -57,18 +58,20 @@ class _SampleObserver(MinMaxObserver):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         super().forward(x)
         flat = x.detach().reshape(-1)
-        if self._rng is None or self._rng.device != flat.device:
-            self._rng = torch.Generator(device=flat.device).manual_seed(0)
         if flat.numel() > self.samples_per_batch:
-            picks = torch.randint(flat.numel(), (self.samples_per_batch,), device=flat.device, generator=self._rng)
-            flat = flat[picks]
+            flat = flat[self._picks(flat.numel(), self.samples_per_batch, flat.device)]
         self.samples.append(flat.float())
         kept = sum(s.numel() for s in self.samples)
         if kept > 2 * self.max_samples:  # thin out evenly to stay within memory
             merged = torch.cat(self.samples)
-            picks = torch.randint(merged.numel(), (self.max_samples,), device=merged.device, generator=self._rng)
-            self.samples = [merged[picks]]
+            self.samples = [merged[self._picks(merged.numel(), self.max_samples, merged.device)]]
         return x
+
+    def _picks(self, population: int, count: int, device) -> torch.Tensor:
+        # Drawn on the CPU, so that a CPU and a GPU run calibrate on the same values.
+        if self._rng is None:
+            self._rng = torch.Generator().manual_seed(0)
+        return torch.randint(population, (count,), generator=self._rng).to(device)
 
     def _sample(self) -> torch.Tensor:
         return torch.cat(self.samples)

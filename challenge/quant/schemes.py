@@ -6,7 +6,7 @@ overrides (layer_config.py) change the bits of chosen layers.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..errors import KitError
 
@@ -19,7 +19,6 @@ class Scheme:
     per_channel: bool = True
     weight_observer: str = "minmax"  # minmax | mse (weights.py)
     act_observer: str = "mse"  # minmax | percentile | mse (observers.py)
-    act_observer_args: dict = field(default_factory=dict, hash=False)
     reduce_range: bool = False  # activations on half the unsigned range, as fbgemm's reduce_range
     description: str = ""
 
