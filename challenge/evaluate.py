@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from .data import make_loader, normalize
+from .precision import strict_float32
 
 
 @dataclass
@@ -27,6 +28,7 @@ def _progress(total: int, label: str):
 
 
 @torch.inference_mode()
+@strict_float32()
 def predict_batches(model: torch.nn.Module, batches, device: str | torch.device, total: int,
                     label: str = "evaluate") -> Predictions:
     """`batches` yields uint8 NCHW image batches (and optionally labels, ignored)."""

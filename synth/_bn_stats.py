@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+import torch
 from torch import nn
 
 
@@ -41,8 +42,11 @@ def frozen_teacher(model: nn.Module):
     model.eval()
     for p, _ in flags:
         p.requires_grad_(False)
+    # Optimising against the teacher needs autograd even where the caller turned it off
+    # (a lazy generator runs inside its consumer's loop, which may be under no_grad).
     try:
-        yield records
+        with torch.enable_grad():
+            yield records
     finally:
         for handle in handles:
             handle.remove()

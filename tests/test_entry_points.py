@@ -122,3 +122,22 @@ def test_run_bash_stops_at_the_first_error():
     result = run(["--scheme", "nope"], script=("bash", "run.bash"))
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.count("error:") == 1
+
+
+@pytest.mark.parametrize("generator, extra", [
+    ("zeroq", ["--gen-arg", "iterations=3"]),
+    ("gdfq", ["--gen-arg", "iterations=3", "--gen-arg", "train_batch_size=2"]),
+    ("real-images", ["--gen-arg", f"root={IMAGENETTE / 'n01440764'}"]),
+])
+def test_every_generator_through_main(generator, extra):
+    """Generators run lazily inside the kit's calibration loop: the whole path, not just the generator."""
+    result = run(["--model", "shufflenet_v2_x1_0", *standin_args(), *SMALL, "--generator", generator, *extra])
+    assert result.returncode == 0, result.stderr
+    assert parse(result.stdout.encode())[0].generator == generator
+
+
+def test_every_registered_generator_has_an_entry_point_test():
+    import synth
+
+    tested = {"gaussian", "zeroq", "gdfq", "real-images"}
+    assert set(synth.list_generators()) <= tested, "add the new generator to test_every_generator_through_main"

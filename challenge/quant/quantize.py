@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ..errors import KitError
+from ..precision import strict_float32
 from .fold import fold_batchnorm
 from .layer_config import LayerSpec, resolve_layer_specs
 from .modules import QUANTIZABLE, QuantLayer, quant_layers, set_mode
@@ -41,26 +42,34 @@ def prepare(fp32_model: nn.Module, scheme: Scheme, layer_rules: list[dict] | Non
     return wrap_layers(model, specs)
 
 
-@torch.no_grad()
 def calibrate(model: nn.Module, batches: Iterable[torch.Tensor]) -> int:
-    """Run calibration batches through a prepared model; returns how many samples it saw."""
+    """Run calibration batches through a prepared model; returns how many samples it saw.
+
+    `batches` is often a lazy generator whose body runs inside this loop: it must keep autograd
+    (ZeroQ and GDFQ optimise), so only the observation itself runs without gradients.
+    """
     from progress.spinner import Spinner
 
     device = next(model.parameters()).device
     set_mode(model, "observe")
     seen = 0
     spinner = Spinner("calibrate ", file=sys.stderr)
-    for batch in batches:
-        if not isinstance(batch, torch.Tensor) or batch.dim() != 4:
-            raise KitError(f"the generator yielded {type(batch).__name__} {getattr(batch, 'shape', '')}; "
-                           "a generator must yield float tensors of shape (batch, 3, H, W)")
-        model(batch.to(device=device, dtype=torch.float32))
+    for batch in batches:  # the generator runs here, outside strict float32: it may use TF32
+        with torch.no_grad(), strict_float32():
+            _observe(model, batch, device)
         seen += batch.shape[0]
         spinner.next()
     spinner.finish()
     if seen == 0:
         raise KitError("the generator yielded no calibration batch")
     return seen
+
+
+def _observe(model: nn.Module, batch, device) -> None:
+    if not isinstance(batch, torch.Tensor) or batch.dim() != 4:
+        raise KitError(f"the generator yielded {type(batch).__name__} {getattr(batch, 'shape', '')}; "
+                       "a generator must yield float tensors of shape (batch, 3, H, W)")
+    model(batch.to(device=device, dtype=torch.float32))
 
 
 @torch.no_grad()
