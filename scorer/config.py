@@ -46,7 +46,14 @@ class Verification:
     """Re-run each artifact on a sample of the images and compare with output.txt."""
 
     sample: int = 0  # images per model; 0 = off, -1 = all of them
-    tolerance: float = 1.0  # percent of sampled predictions allowed to differ (numerics vary)
+    # Percent of sampled predictions allowed to differ. The same artifact run by CUDA and by the
+    # CPU reference disagreed on 1.6% of MobileNetV2's predictions (float32 rounding moves
+    # activations across quantization steps), so an honest GPU submission needs room.
+    tolerance: float = 3.0
+    # Honest numeric noise favours output.txt and the reference equally often; more than this
+    # many standard deviations of output.txt being right where the reference is wrong (a sign
+    # test) means predictions were edited towards the labels.
+    bias_sigmas: float = 3.0
     seed: int = 0
     batch_size: int = 32
 

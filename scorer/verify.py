@@ -6,6 +6,7 @@ the submission, so output.txt cannot point the scorer at another file.
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,14 @@ from .groundtruth import GroundTruth
 class Checked:
     images: int
     disagreements: int
+    gained: int = 0  # disagreements where output.txt is right and the reference wrong
+    lost: int = 0  # and the other way round
+
+    @property
+    def bias_sigmas(self) -> float:
+        """How far the disagreements lean towards output.txt being right, in standard deviations."""
+        tried = self.gained + self.lost
+        return (self.gained - self.lost) / math.sqrt(tried) if tried else 0.0
 
     @property
     def percent(self) -> float:
@@ -76,10 +85,18 @@ class Verifier:
         model, _ = load_artifact(artifact, device="cpu")
         predicted = np.asarray(predict_tensor(model, self._images(), batch_size=self.settings.batch_size,
                                               label=f"verify {artifact.stem}").classes)
-        return Checked(len(self.indices), int((predicted != aligned[self.indices]).sum()))
+        submitted = aligned[self.indices]
+        labels = np.asarray(self.truth.labels)[self.indices]
+        differ = predicted != submitted
+        return Checked(len(self.indices), int(differ.sum()), int((differ & (submitted == labels)).sum()),
+                       int((differ & (predicted == labels)).sum()))
 
     def verdict(self, model: str, checked: Checked) -> str:
         """Empty when within tolerance, else the reason the submission is invalid."""
+        if checked.bias_sigmas > self.settings.bias_sigmas:
+            return (f"{model}: where output.txt and its artifact disagree, output.txt is right {checked.gained} "
+                    f"times and the artifact {checked.lost} times ({checked.bias_sigmas:.1f} standard "
+                    "deviations); submit the output.txt made by the submitted artifact")
         if checked.percent <= self.settings.tolerance:
             return ""
         return (f"{model}: {checked.disagreements} of {checked.images} re-evaluated predictions "

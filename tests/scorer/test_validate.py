@@ -98,3 +98,17 @@ def test_config_reads_toml_and_refuses_typos(tmp_path):
     path.write_text("[rules]\nworkers = 'two'\n", encoding="utf-8")
     with pytest.raises(KitError, match="expected an integer"):
         load_rules(path)
+
+
+def test_verification_sign_test_catches_predictions_edited_towards_the_labels():
+    from scorer.config import Verification
+    from scorer.verify import Checked, Verifier
+
+    verdict = Verifier.verdict
+    holder = type("V", (), {"settings": Verification(tolerance=3.0, bias_sigmas=3.0)})()
+    # Numeric noise: 20 of 1000 differ, as often in each direction: accepted.
+    assert verdict(holder, "m", Checked(1000, 20, gained=5, lost=5)) == ""
+    # The same count, but nearly all in output.txt's favour: edited.
+    assert "output.txt is right 18 times" in verdict(holder, "m", Checked(1000, 20, gained=18, lost=1))
+    # Too many disagreements at all.
+    assert "more than the 3.0% tolerance" in verdict(holder, "m", Checked(1000, 40, gained=5, lost=5))
