@@ -139,7 +139,7 @@ def _read_file(path) -> tuple[dict, dict[str, torch.Tensor]]:
 def _parse_metadata(path, raw: dict) -> dict:
     try:
         metadata = json.loads(raw.get(METADATA_KEY, ""))
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # JSONDecodeError, huge integers, deep nesting
         _fail(path, f"metadata {METADATA_KEY!r} is missing or not valid JSON; save artifacts with main.py --save-model")
     if not isinstance(metadata, dict):
         _fail(path, f"metadata {METADATA_KEY!r} must be a JSON object")

@@ -26,6 +26,7 @@ def parse_generator_args(pairs: list[str]) -> dict:
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="main.py",
+        allow_abbrev=False,  # run.bash refuses --model and --save-model; '--mod' must not slip past
         description="Quantize one torchvision model without real data, evaluate it, and write its "
                     "output.txt section to stdout (progress and logs go to stderr).")
     parser.add_argument("--model", required=True, help=f"one of {', '.join(MODEL_NAMES)}")
@@ -61,5 +62,8 @@ def parse_args(argv=None) -> argparse.Namespace:
             raise KitError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
     if args.save_model and args.save_dir:
         raise KitError("give --save-model or --save-dir, not both")
+    if any(c in args.generator for c in "\t\n="):
+        raise KitError(f"--generator {args.generator!r}: the name goes into output.txt, so it cannot hold '=', "
+                       "a tab or a newline; rename the file")
     args.generator_kwargs = parse_generator_args(args.gen_arg)
     return args

@@ -25,6 +25,7 @@ VERSION = "v1"
 HEADER_KEYS = ("model", "generator", "scheme", "quantized_bytes", "fp32_bytes", "num_images")
 INT_KEYS = ("quantized_bytes", "fp32_bytes", "num_images")
 # A run of well-formed prediction lines; checked in one pass, then split without further checks.
+_NUMBER = re.compile("0|[1-9][0-9]{0,17}")  # ASCII digits only: str.isdigit() takes '²' and '١'
 _PREDICTIONS = re.compile(r"(?:[^\t\n#][^\t\n]*\t(?:0|[1-9][0-9]{0,8})\n)*")
 
 
@@ -101,7 +102,7 @@ def _parse_header(text: str, line_no: int) -> Section:
     if missing:
         _fail(line_no, f"header lacks {', '.join(missing)}", f"give all of {', '.join(HEADER_KEYS)}")
     for key in INT_KEYS:
-        if not values[key].isdigit():
+        if not _NUMBER.fullmatch(values[key]):
             _fail(line_no, f"header {key}={values[key]!r} is not a non-negative integer", "write a plain integer")
     for key in ("model", "generator", "scheme"):
         if not values[key]:

@@ -75,6 +75,9 @@ def run(args, stdout=sys.stdout) -> output_format.Section:
     if args.list_layers:
         log("\n".join(quant.quantizable_layer_names(quant.prepare(fp32.model, scheme))))
         return None
+    if args.classes and len(data.read_class_list(args.classes)) != fp32.num_classes:
+        log(f"note: --classes lists another number of classes than {args.model}'s {fp32.num_classes}; "
+            "it applies only to checkpoints with that many classes")
     data_root = data.check_data_dir(args.data)
     records = data.list_images(data_root, data.class_list_for(fp32.num_classes, args.classes), args.limit)
     log(f"{args.model}: {fp32.num_classes} classes from {fp32.weights_source}; {len(records)} images; "

@@ -18,6 +18,7 @@ loads that file and calls the function `name` in it (decorated or not).
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import pkgutil
@@ -62,6 +63,7 @@ def is_allowed_in_challenge(name: str) -> bool:
     return _ALLOWED_IN_CHALLENGE.get(name, True)
 
 
+@functools.lru_cache(maxsize=None)  # import a participant's file once: its decorators must not run twice
 def _load_from_file(spec: str) -> Callable:
     file_name, _, function_name = spec.rpartition(":")
     path = Path(file_name)
@@ -82,7 +84,8 @@ def _load_from_file(spec: str) -> Callable:
 def get_generator(spec: str) -> Callable:
     """A registered name (`zeroq`) or a participant's file (`path/to/file.py:function`)."""
     if ":" in spec and spec.rpartition(":")[0].endswith(".py"):
-        return _load_from_file(spec)
+        file_name, _, function_name = spec.rpartition(":")
+        return _load_from_file(f"{Path(file_name).resolve()}:{function_name}")
     _import_builtin_generators()
     if spec not in _GENERATORS:
         raise KitError(f"unknown generator {spec!r}; choose one of {', '.join(sorted(_GENERATORS))} "

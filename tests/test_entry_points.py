@@ -101,7 +101,8 @@ def test_main_writes_only_output_and_is_deterministic(tmp_path):
 
 def test_participant_generator_file(tmp_path):
     own = tmp_path / "mine.py"
-    own.write_text("import torch\n\ndef noise(model, *, num_classes, input_shape, num_samples=4, batch_size=2, seed=0):\n"
+    # Decorated, as the README shows: the kit must import the file once, not register it twice.
+    own.write_text("import torch\nfrom synth import register_generator\n\n@register_generator('mine')\ndef noise(model, *, num_classes, input_shape, num_samples=4, batch_size=2, seed=0):\n"
                    "    for _ in range(0, num_samples, batch_size):\n        yield torch.rand(batch_size, *input_shape)\n")
     result = run(["--model", "resnet18", *standin_args(), *SMALL, "--generator", f"{own}:noise"])
     assert result.returncode == 0, result.stderr
@@ -116,6 +117,11 @@ def test_run_bash_writes_all_three_models(tmp_path, weights_dir):
     assert [s.model for s in sections] == ["resnet18", "mobilenet_v2", "shufflenet_v2_x1_0"]
     assert sorted(p.name for p in tmp_path.glob("*.safetensors")) == [
         "mobilenet_v2.safetensors", "resnet18.safetensors", "shufflenet_v2_x1_0.safetensors"]
+
+
+def test_abbreviated_options_cannot_slip_past_run_bash():
+    result = run(["--mod", "resnet18"], script=("bash", "run.bash"))
+    assert result.returncode == 2 and "unrecognized arguments: --mod" in result.stderr
 
 
 def test_run_bash_stops_at_the_first_error():

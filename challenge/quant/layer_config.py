@@ -59,6 +59,8 @@ def read_layer_config(path: str | Path) -> list[dict]:
         raise KitError(f"layer config {str(path)!r}: use [[layer]] tables")
     for number, rule in enumerate(rules, start=1):
         where = f"layer config {str(path)!r}, rule {number}"
+        if not isinstance(rule, dict):
+            raise KitError(f"{where}: each rule must be a [[layer]] table")
         unknown = set(rule) - ALLOWED_KEYS
         if unknown:
             raise KitError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; use {', '.join(sorted(ALLOWED_KEYS))}")

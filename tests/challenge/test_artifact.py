@@ -113,3 +113,11 @@ def test_same_model_gives_the_same_file(tmp_path, w4a8_artifact):
         save_artifact(tmp_path / name, model, arch=contents.arch, num_classes=contents.num_classes,
                       scheme=contents.scheme, generator=contents.generator)
     assert (tmp_path / "a").read_bytes() == (tmp_path / "b").read_bytes()
+
+
+@pytest.mark.parametrize("metadata", ["[" * 100000 + "]" * 100000, '{"num_classes": ' + "9" * 5000 + "}"])
+def test_crafted_metadata_is_an_artifact_error(tmp_path, metadata):
+    path = tmp_path / "crafted.safetensors"
+    save_file({"x": torch.zeros(1)}, str(path), metadata={"dfq_artifact": metadata})
+    with pytest.raises(ArtifactError):
+        read_artifact(path)

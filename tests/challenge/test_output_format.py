@@ -52,3 +52,10 @@ def test_writer_refuses_a_tab_in_a_path():
     section.predictions = {"bad\tname.JPEG": 1}
     with pytest.raises(Exception, match="cannot be written"):
         write_section(io.StringIO(), section)
+
+
+@pytest.mark.parametrize("value", ["²", "١٢", "007"])
+def test_header_numbers_are_plain_ascii_integers(value):
+    data = written(make_section()).replace(b"quantized_bytes=100", f"quantized_bytes={value}".encode())
+    with pytest.raises(FormatError, match="quantized_bytes"):
+        parse(data)

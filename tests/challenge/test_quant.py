@@ -95,6 +95,9 @@ def test_layer_config_overrides_and_errors(tmp_path):
     config.write_text('[[layer]]\nmatch = "fc"\nweight_bits = 9\n')
     with pytest.raises(KitError, match="from 2 to 8"):
         read_layer_config(config)
+    config.write_text('layer = [1]\n')
+    with pytest.raises(KitError, match="must be a \\[\\[layer\\]\\] table"):
+        read_layer_config(config)
 
 
 def test_observe_mode_passes_values_through():
