@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from challenge import data, evaluate, quant  # noqa: E402
 from challenge.models import load_fp32_model  # noqa: E402
+from benchmarks.generators import generator_kwargs  # noqa: E402
 from challenge.runner import resolve_device, seed_everything  # noqa: E402
 
 
@@ -58,7 +59,7 @@ def main(argv=None):
     parser.add_argument("--generators", default="gaussian,zeroq,gdfq")
     parser.add_argument("--schemes", default="int8,w6a6,w4a8")
     parser.add_argument("--observers", default="mse,percentile,minmax")
-    parser.add_argument("--gen-arg", action="append", default=[], help="GEN.KEY=VALUE")
+    parser.add_argument("--gen-arg", action="append", default=[], help="GEN.KEY=VALUE (Python literal)")
     parser.add_argument("--timing", action="store_true")
     parser.add_argument("--profile", action="store_true", help="print ZeroQ's top GPU kernels and exit")
     args = parser.parse_args(argv)
@@ -85,11 +86,7 @@ def main(argv=None):
     images, labels = data.decode_all(data.ImageDataset(args.data, records))
     images, labels = images.to(device), labels.tolist()
     fp32_top1 = evaluate.top1(evaluate.predict_tensor(fp32.model, images, device, 128).classes, labels)
-    extra = {}
-    for item in args.gen_arg:
-        key, _, value = item.partition("=")
-        gen, _, name = key.partition(".")
-        extra.setdefault(gen, {})[name] = json.loads(value)
+    extra = generator_kwargs(args.gen_arg)
     for generator in args.generators.split(","):
         name, _, variant = generator.partition("@")  # e.g. zeroq@256 = 256 samples
         kwargs = dict(extra.get(name, {}))

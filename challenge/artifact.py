@@ -186,19 +186,7 @@ def _expect(path, tensors: dict, key: str, dtype, shape) -> torch.Tensor:
 def _reference_model(arch: str, num_classes: int, quantized: bool) -> nn.Module:
     with torch.device("meta"):
         model = build_architecture(arch, num_classes)
-    return fold_batchnorm_structure(model) if quantized else model
-
-
-def fold_batchnorm_structure(model: nn.Module) -> nn.Module:
-    """The folded architecture's shapes (works on the meta device: no values needed)."""
-    for parent in list(model.modules()):
-        children = list(parent.named_children())
-        for (_, first), (second_name, second) in zip(children, children[1:]):
-            if isinstance(first, nn.Conv2d) and isinstance(second, nn.BatchNorm2d):
-                if first.bias is None:
-                    first.bias = nn.Parameter(torch.empty(first.out_channels, device=first.weight.device))
-                setattr(parent, second_name, nn.Identity())
-    return model
+    return fold_batchnorm(model) if quantized else model  # on the meta device: shapes only
 
 
 def _read_layer(path, name, spec: LayerSpec, module: nn.Module, tensors: dict, contents: ArtifactContents):
