@@ -1,8 +1,9 @@
-"""Calibration generators compared: models x generators x schemes, on real labelled images.
+"""Generators and methods compared: models x generators x schemes x methods, on real labelled images.
 
     python -m benchmarks.generators --out runs/generators [--models resnet18,mobilenet_v2]
-        [--generators gaussian,zeroq,gdfq,real-images] [--schemes int8,w6a6,w4a8] [--device auto]
-        [--gen-arg zeroq.iterations=200] [--limit 500]
+        [--generators gaussian,zeroq,gdfq,real-images] [--schemes int8,w6a6,w4a8,w4a4] [--device auto]
+        [--methods rtn,bias-correction,adaround,brecq] [--gen-arg zeroq.iterations=200]
+        [--method-arg brecq.iterations=500] [--limit 500]
 
 About 1.5 to 2 minutes per model with the defaults on one H100, mostly the generators (zeroq
 9-22 s, gdfq 38-49 s). Writes DIR/generators.json (every number, plus device and versions) and
@@ -16,18 +17,22 @@ Cost structure, so that the table measures what it says:
   configuration; evaluation images/s is therefore the model's throughput, not JPEG decoding;
 - each generator runs once per model; its batches are kept and reused for every scheme, so
   "generation" and "calibration" (observers, BatchNorm folding, freezing) are timed apart;
+- each scheme is calibrated once per generator; every method starts from a copy of that
+  round-to-nearest model, and its own time is "reconstruction" (with its peak GPU memory);
 - sizes come from a written artifact, as the kit and the scorer account them.
 `real-images` is the reference row: it calibrates on real images drawn from another folder than
 the evaluated one (imagenette10 for MobileNetV2, imagenet/val for the stand-ins; `--calib
 MODEL=DIR`), skipping any image whose content is also in the evaluated folder.
-A generator may be listed with keyword arguments as a variant of its own row:
-`zeroq[per_batch_stats=True+clamp_to_pixels=True]`. `--merge A.json B.json ...` combines runs
+A generator or a method may be listed with keyword arguments as a variant of its own row:
+`zeroq[per_batch_stats=True+clamp_to_pixels=True]`, `brecq[iterations=500]` (so a list of
+`brecq[iterations=N]` gives a time-quality curve). `--merge A.json B.json ...` combines runs
 on disjoint parts of a folder (same models, same configurations) into one table, checking that
 each configuration's quantized model is the same in every part.
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import json
 import platform
@@ -67,13 +72,16 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, help="folder for generators.json and generators.md")
     parser.add_argument("--models", default=",".join(MODEL_NAMES))
     parser.add_argument("--generators", default=",".join(synth.list_generators()))
-    parser.add_argument("--schemes", default="int8,w6a6,w4a8")
+    parser.add_argument("--schemes", default="int8,w6a6,w4a8,w4a4")
+    parser.add_argument("--methods", default="rtn", help="comma-separated; NAME or NAME[KEY=VALUE+...]")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     for what in ("weights", "data", "classes", "calib"):
         parser.add_argument(f"--{what}", action="append", default=[], metavar="MODEL=PATH",
                             help=f"override a model's {what} (repeatable)")
     parser.add_argument("--gen-arg", action="append", default=[], metavar="GENERATOR.KEY=VALUE",
                         help="a generator's hyper-parameter (repeatable), e.g. zeroq.iterations=200")
+    parser.add_argument("--method-arg", action="append", default=[], metavar="METHOD.KEY=VALUE",
+                        help="a method's hyper-parameter (repeatable), e.g. brecq.iterations=500")
     parser.add_argument("--limit", type=int, help="evaluate only the first N images of each folder")
     parser.add_argument("--eval-batch-size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
@@ -91,7 +99,7 @@ def merge(files: list[str]) -> tuple[dict, list[dict]]:
     merged: dict[tuple, dict] = {}
     for run in runs:
         for row in run["rows"]:
-            key = (row["model"], row["generator"], row["scheme"])
+            key = (row["model"], row["generator"], row["scheme"], row.get("method", "rtn"))
             correct = round(row["top1"] * row["images"] / 100)
             fp32_correct = round(row["fp32_top1"] * row["images"] / 100)
             if key not in merged:
@@ -104,8 +112,10 @@ def merge(files: list[str]) -> tuple[dict, list[dict]]:
             total["images"] += row["images"]
             total["correct"] += correct
             total["fp32_correct"] += fp32_correct
-            for field in ("generation_seconds", "calibration_seconds", "eval_images_per_second"):
-                total[field] += (row[field] - total[field]) / total["parts"] if total["parts"] > 1 else 0
+            for field in ("generation_seconds", "calibration_seconds", "reconstruction_seconds",
+                          "eval_images_per_second"):
+                value, mean = row.get(field, 0.0), total.get(field, 0.0)
+                total[field] = mean + ((value - mean) / total["parts"] if total["parts"] > 1 else 0)
     rows = []
     for total in merged.values():
         total["top1"] = 100 * total["correct"] / total["images"]
@@ -125,15 +135,16 @@ def _pairs(items: list[str], flag: str) -> dict[str, str]:
     return pairs
 
 
-def generator_kwargs(items: list[str]) -> dict[str, dict]:
-    """'zeroq.iterations=200' -> {'zeroq': {'iterations': 200}} (values as Python literals)."""
-    by_generator: dict[str, dict] = {}
-    for name, value in _pairs(items, "--gen-arg").items():
-        generator, dot, key = name.partition(".")
+def generator_kwargs(items: list[str], flag: str = "--gen-arg") -> dict[str, dict]:
+    """'zeroq.iterations=200' -> {'zeroq': {'iterations': 200}} (values as Python literals);
+    the same for methods ('brecq.iterations=500', flag --method-arg)."""
+    by_name: dict[str, dict] = {}
+    for name, value in _pairs(items, flag).items():
+        owner, dot, key = name.partition(".")
         if not dot:
-            raise KitError(f"--gen-arg {name!r} must name its generator: GENERATOR.KEY=VALUE")
-        by_generator.setdefault(generator, {}).update(parse_generator_args([f"{key}={value}"]))
-    return by_generator
+            raise KitError(f"{flag} {name!r} must name what it is for: NAME.KEY=VALUE")
+        by_name.setdefault(owner, {}).update(parse_generator_args([f"{key}={value}"], flag))
+    return by_name
 
 
 def model_setup(name: str, args) -> tuple[str, Path, str | None, str]:
@@ -146,12 +157,13 @@ def model_setup(name: str, args) -> tuple[str, Path, str | None, str]:
 
 
 def generator_variant(spec: str) -> tuple[str, dict]:
-    """'zeroq[per_batch_stats=True+clamp_to_pixels=True]' -> ('zeroq', {...}); 'gdfq' -> ('gdfq', {})."""
+    """'zeroq[per_batch_stats=True+clamp_to_pixels=True]' -> ('zeroq', {...}); 'gdfq' -> ('gdfq', {}).
+    Methods are listed the same way: 'brecq[iterations=500]'."""
     name, bracket, rest = spec.partition("[")
     if not bracket:
         return spec, {}
     if not rest.endswith("]"):
-        raise KitError(f"generator variant {spec!r} must look like NAME[KEY=VALUE+KEY=VALUE]")
+        raise KitError(f"variant {spec!r} must look like NAME[KEY=VALUE+KEY=VALUE]")
     return name, parse_generator_args([item for item in rest[:-1].split("+") if item])
 
 
@@ -216,18 +228,38 @@ def generate(name: str, fp32, device: torch.device, kwargs: dict, seed: int) -> 
     return batches, time.perf_counter() - start, _peak_mib(device)
 
 
-def quantize_and_evaluate(fp32, scheme_name: str, batches, images, labels, device, args) -> dict:
+def calibrated(fp32, scheme_name: str, batches, device) -> tuple[torch.nn.Module | None, float]:
+    """The round-to-nearest model of a scheme (None for fp32) and its calibration seconds."""
     scheme = quant.get_scheme(scheme_name)
+    if not scheme.quantizes:
+        return None, 0.0
+    _sync(device)
+    start = time.perf_counter()
+    qmodel = quant.prepare(fp32.model, scheme).to(device)
+    quant.calibrate(qmodel, batches)
+    quant.freeze(qmodel)
+    _sync(device)
+    return qmodel, time.perf_counter() - start
+
+
+def optimised(fp32, rtn_model, method: str, kwargs: dict, batches, device) -> tuple[torch.nn.Module, float, float]:
+    """A copy of the round-to-nearest model after `method`; its seconds and peak MiB."""
+    qmodel = copy.deepcopy(rtn_model) if rtn_model is not None else copy.deepcopy(fp32.model).eval()
     _reset_peak(device)
     _sync(device)
     start = time.perf_counter()
-    qmodel = quant.quantize_model(fp32.model, scheme, batches).to(device)
+    if rtn_model is not None and method != quant.DEFAULT_METHOD:
+        quant.optimise(method, fp32.model, qmodel, batches, kwargs)
     _sync(device)
-    calibration_seconds = time.perf_counter() - start
+    return qmodel, time.perf_counter() - start, _peak_mib(device)
+
+
+def evaluate_model(fp32, qmodel, scheme_name: str, images, labels, device, args) -> dict:
+    _reset_peak(device)
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "model.safetensors"
         artifact.save_artifact(path, qmodel, arch=fp32.name, num_classes=fp32.num_classes,
-                               scheme=scheme.name, generator="benchmark")
+                               scheme=scheme_name, generator="benchmark")
         contents = artifact.read_artifact(path)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
     predictions = evaluate.predict_tensor(qmodel, images, device, args.eval_batch_size, label=scheme_name)
@@ -235,24 +267,25 @@ def quantize_and_evaluate(fp32, scheme_name: str, batches, images, labels, devic
             "compression": compression_ratio(contents.fp32_bytes, contents.quantized_bytes),
             "quantized_bytes": contents.quantized_bytes, "fp32_bytes": contents.fp32_bytes,
             "artifact_sha256": digest,
-            "calibration_seconds": calibration_seconds,
             "eval_images_per_second": predictions.images_per_second,
-            "quantize_eval_peak_mib": _peak_mib(device)}
+            "eval_peak_mib": _peak_mib(device)}
 
 
 def markdown(env: dict, rows: list[dict]) -> str:
     lines = [f"Device: {env.get('gpu', 'CPU')} ({env['device']}); torch {env['torch']}, "
              f"torchvision {env['torchvision']}, Python {env['python']}.", "",
-             "| model | scheme | generator | images | FP32 top-1 | top-1 | gap | compression % | generation s "
-             "| calibration s | eval img/s | peak MiB (gen / quant+eval) |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    order = sorted(rows, key=lambda r: (r["model"], r["scheme"], r["reference"], r["generator"]))
+             "| model | scheme | generator | method | images | FP32 top-1 | top-1 | gap | compression % "
+             "| generation s | calibration s | reconstruction s | eval img/s | peak MiB (gen / method) |",
+             "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    order = sorted(rows, key=lambda r: (r["model"], r["scheme"], r["reference"], r["generator"],
+                                        r.get("method", "rtn")))
     for r in order:
         name = f"{r['generator']} (reference)" if r["reference"] else r["generator"]
-        lines.append(f"| {r['model']} | {r['scheme']} | {name} | {r['images']} | {r['fp32_top1']:.2f} | "
-                     f"{r['top1']:.2f} | {r['gap']:+.2f} | {r['compression']:.2f} | {r['generation_seconds']:.1f} | "
-                     f"{r['calibration_seconds']:.1f} | {r['eval_images_per_second']:.0f} | "
-                     f"{r['generation_peak_mib']:.0f} / {r['quantize_eval_peak_mib']:.0f} |")
+        lines.append(f"| {r['model']} | {r['scheme']} | {name} | {r.get('method', 'rtn')} | {r['images']} | "
+                     f"{r['fp32_top1']:.2f} | {r['top1']:.2f} | {r['gap']:+.2f} | {r['compression']:.2f} | "
+                     f"{r['generation_seconds']:.1f} | {r['calibration_seconds']:.1f} | "
+                     f"{r.get('reconstruction_seconds', 0.0):.1f} | {r['eval_images_per_second']:.0f} | "
+                     f"{r['generation_peak_mib']:.0f} / {r.get('method_peak_mib', 0.0):.0f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -272,9 +305,14 @@ def main(argv=None) -> int:
     models = [check_model_name(m) for m in args.models.split(",") if m]
     generators = [g for g in args.generators.split(",") if g]
     schemes = [quant.get_scheme(s).name for s in args.schemes.split(",") if s]
+    methods = [m for m in args.methods.split(",") if m]
     for spec in generators:
         synth.get_generator(generator_variant(spec)[0])  # fail on a bad name before any heavy work
     extra = generator_kwargs(args.gen_arg)
+    method_extra = generator_kwargs(args.method_arg, "--method-arg")
+    for spec in methods:
+        name, variant = generator_variant(spec)
+        quant.check_method(name, quant.get_scheme("int8"), dict(method_extra.get(name, {}), **variant))
     device = resolve_device(args.device)
     env, rows, folders = environment(device), [], DecodedFolders(device, args.limit)
     for model_name in models:
@@ -293,17 +331,28 @@ def main(argv=None) -> int:
             seed_everything(args.seed)
             batches, seconds, peak = generate(generator, fp32, device, kwargs, args.seed)
             for scheme in schemes:
-                row = {"model": model_name, "generator": spec, "scheme": scheme,
-                       "reference": not synth.is_allowed_in_challenge(generator), "images": len(labels),
-                       "calibration_samples": sum(len(b) for b in batches), "generator_kwargs": kwargs,
-                       "weights": weights, "data": str(folder), "fp32_top1": fp32_top1,
-                       "generation_seconds": seconds, "generation_peak_mib": peak}
-                row.update(quantize_and_evaluate(fp32, scheme, batches, images, labels, device, args))
-                row["gap"] = row["top1"] - fp32_top1
-                rows.append(row)
-                write(Path(args.out), env, rows)
-                print(f"{model_name} {scheme} {generator}: top-1 {row['top1']:.2f} (FP32 {fp32_top1:.2f}), "
-                      f"generation {seconds:.1f} s", file=sys.stderr)
+                rtn_model, calibration_seconds = calibrated(fp32, scheme, batches, device)
+                for method_spec in methods:
+                    method, method_variant = generator_variant(method_spec)
+                    method_kwargs = dict(method_extra.get(method, {}), **method_variant)
+                    seed_everything(args.seed)
+                    qmodel, method_seconds, method_peak = optimised(fp32, rtn_model, method, method_kwargs,
+                                                                    batches, device)
+                    row = {"model": model_name, "generator": spec, "scheme": scheme, "method": method_spec,
+                           "reference": not synth.is_allowed_in_challenge(generator), "images": len(labels),
+                           "calibration_samples": sum(len(b) for b in batches), "generator_kwargs": kwargs,
+                           "method_kwargs": method_kwargs, "weights": weights, "data": str(folder),
+                           "fp32_top1": fp32_top1, "generation_seconds": seconds, "generation_peak_mib": peak,
+                           "calibration_seconds": calibration_seconds, "reconstruction_seconds": method_seconds,
+                           "method_peak_mib": method_peak}
+                    row.update(evaluate_model(fp32, qmodel, scheme, images, labels, device, args))
+                    row["gap"] = row["top1"] - fp32_top1
+                    rows.append(row)
+                    write(Path(args.out), env, rows)
+                    print(f"{model_name} {scheme} {generator} {method_spec}: top-1 {row['top1']:.2f} "
+                          f"(FP32 {fp32_top1:.2f}), generation {seconds:.1f} s, method {method_seconds:.1f} s",
+                          file=sys.stderr, flush=True)
+                    del qmodel
             del batches
     return 0
 

@@ -1,7 +1,9 @@
 """The quantized-model artifact: one safetensors file, no pickle anywhere.
 
 Metadata: one safetensors metadata entry, `dfq_artifact`, a JSON object with sorted keys:
-format, format_version, arch, num_classes, scheme, generator, kit_version, and `layers`:
+format, format_version, arch, num_classes, scheme, generator, method (the optimisation method,
+quant/methods/; absent in files of earlier kits, meaning rtn), method_args (its keyword arguments,
+JSON values), kit_version, and `layers`:
 {layer name: {weight_bits, act_bits, per_channel, reduce_range}} for every conv/linear layer of
 the BatchNorm-folded architecture (empty for the `fp32` scheme, which stores the plain FP32
 state_dict). One entry because safetensors writes several in random order: one sorted JSON
@@ -89,7 +91,12 @@ def _other_tensors(model: nn.Module, layer_names) -> dict[str, torch.Tensor]:
             if not k.startswith(prefixes) and not k.endswith("num_batches_tracked")}
 
 
-def save_artifact(path, qmodel: nn.Module, *, arch: str, num_classes: int, scheme: str, generator: str) -> None:
+def _json_value(value):
+    return value if isinstance(value, (bool, int, float, str, type(None))) else repr(value)
+
+
+def save_artifact(path, qmodel: nn.Module, *, arch: str, num_classes: int, scheme: str, generator: str,
+                  method: str = "rtn", method_args: dict | None = None) -> None:
     """Write atomically: a reader never sees a half-written file."""
     layers = quant_layers(qmodel)
     tensors = _other_tensors(qmodel, layers)
@@ -97,7 +104,8 @@ def save_artifact(path, qmodel: nn.Module, *, arch: str, num_classes: int, schem
         tensors.update(_layer_tensors(name, layer))
     header = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "arch": arch, "num_classes": num_classes,
-        "scheme": scheme, "generator": generator, "kit_version": __version__,
+        "scheme": scheme, "generator": generator, "kit_version": __version__, "method": method,
+        "method_args": {str(k): _json_value(v) for k, v in (method_args or {}).items()},
         "layers": {name: layer.spec.to_json() for name, layer in layers.items()},
     }
     metadata = {METADATA_KEY: json.dumps(header, sort_keys=True)}
@@ -154,9 +162,11 @@ def _parse_metadata(path, raw: dict) -> dict:
         _fail(path, f"num_classes {classes!r} is not an integer in 1..{MAX_CLASSES}")
     if not isinstance(metadata.get("layers", {}), dict):
         _fail(path, "metadata 'layers' must be a JSON object")
-    for key in ("scheme", "generator"):
+    for key in ("scheme", "generator", "method"):
         if not isinstance(metadata.get(key, ""), str):
             _fail(path, f"metadata {key!r} must be a string")
+    if not isinstance(metadata.get("method_args", {}), dict):
+        _fail(path, "metadata 'method_args' must be a JSON object")
     return metadata
 
 

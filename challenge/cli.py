@@ -9,13 +9,13 @@ from .errors import KitError
 from .models import MODEL_NAMES
 
 
-def parse_generator_args(pairs: list[str]) -> dict:
+def parse_generator_args(pairs: list[str], option: str = "--gen-arg") -> dict:
     """`KEY=VALUE` pairs; values are Python literals (ast.literal_eval), else plain strings."""
     parsed = {}
     for pair in pairs:
         key, sep, text = pair.partition("=")
         if not sep or not key.isidentifier():
-            raise KitError(f"--gen-arg {pair!r} must look like KEY=VALUE, e.g. --gen-arg iterations=500")
+            raise KitError(f"{option} {pair!r} must look like KEY=VALUE, e.g. {option} iterations=500")
         try:
             parsed[key] = ast.literal_eval(text)
         except (ValueError, SyntaxError):
@@ -41,6 +41,10 @@ def get_args_parser() -> argparse.ArgumentParser:
                         help="generator hyper-parameter (repeatable), e.g. --gen-arg iterations=500")
     parser.add_argument("--scheme", default="int8", help="quantization scheme (see README); default int8")
     parser.add_argument("--layer-config", help="TOML file of per-layer bit overrides")
+    parser.add_argument("--method", help="optimisation after calibration: rtn (default), bias-correction, adaround, "
+                                         "brecq, or path/to/file.py:function")
+    parser.add_argument("--method-arg", action="append", default=[], metavar="KEY=VALUE",
+                        help="method hyper-parameter (repeatable), e.g. --method-arg iterations=500")
     parser.add_argument("--num-samples", type=int, help="calibration samples (default: the generator's)")
     parser.add_argument("--batch-size", type=int, help="calibration batch size (default: the generator's)")
     parser.add_argument("--eval-batch-size", type=int, default=64)
@@ -66,4 +70,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         raise KitError(f"--generator {args.generator!r}: the name goes into output.txt, so it cannot hold '=', "
                        "a tab or a newline; rename the file")
     args.generator_kwargs = parse_generator_args(args.gen_arg)
+    if args.method is None and args.method_arg:
+        raise KitError("--method-arg needs --method NAME")
+    if args.method is not None and any(c in args.method for c in "\t\n"):
+        raise KitError(f"--method {args.method!r} cannot hold a tab or a newline; rename the file")
+    args.method_kwargs = parse_generator_args(args.method_arg, "--method-arg")
     return args

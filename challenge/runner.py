@@ -4,6 +4,7 @@ from __future__ import annotations
 import random
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,26 @@ def calibration_batches(args, fp32, device):
         raise KitError(f"generator {args.generator!r} rejected its arguments: {error}") from None
 
 
+def quantize(args, fp32, scheme, layer_rules, method: str, device) -> torch.nn.Module:
+    """Generate, prepare, calibrate, freeze (round to nearest), optimise: the quantized model."""
+    batches = calibration_batches(args, fp32, device)
+    if not scheme.quantizes:
+        return quant.quantize_model(fp32.model, scheme, batches, layer_rules).to(device)
+    start = time.perf_counter()
+    if quant.method_needs_data(method):
+        batches = list(batches)  # generated once: calibration and the method both read them
+        log(f"{args.model}: generated {sum(len(b) for b in batches)} calibration images in "
+            f"{time.perf_counter() - start:.1f} s")
+    qmodel = quant.prepare(fp32.model, scheme, layer_rules).to(device)
+    quant.calibrate(qmodel, batches)
+    quant.freeze(qmodel)
+    if method != quant.DEFAULT_METHOD:
+        start = time.perf_counter()
+        quant.optimise(method, fp32.model, qmodel, batches, args.method_kwargs)
+        log(f"{args.model}: method {method} took {time.perf_counter() - start:.1f} s")
+    return qmodel
+
+
 def artifact_path(args) -> Path | None:
     if args.save_model:
         return Path(args.save_model)
@@ -68,6 +89,8 @@ def run(args, stdout=sys.stdout) -> output_format.Section:
     import synth
 
     synth.get_generator(args.generator)  # fail on a bad name before any heavy work
+    method = args.method or quant.DEFAULT_METHOD
+    quant.check_method(method, scheme, args.method_kwargs)
     layer_rules = quant.read_layer_config(args.layer_config) if args.layer_config else None
     seed_everything(args.seed)
     device = resolve_device(args.device)
@@ -81,18 +104,18 @@ def run(args, stdout=sys.stdout) -> output_format.Section:
     data_root = data.check_data_dir(args.data)
     records = data.list_images(data_root, data.class_list_for(fp32.num_classes, args.classes), args.limit)
     log(f"{args.model}: {fp32.num_classes} classes from {fp32.weights_source}; {len(records)} images; "
-        f"scheme {scheme.name}, generator {args.generator}, device {device}")
+        f"scheme {scheme.name}, generator {args.generator}, method {method}, device {device}")
 
     fp32.model.to(device)
-    batches = calibration_batches(args, fp32, device)
-    qmodel = quant.quantize_model(fp32.model, scheme, batches, layer_rules).to(device)
+    qmodel = quantize(args, fp32, scheme, layer_rules, method, device)
 
     # The size is always accounted from a written artifact: what the scorer will see.
     target = artifact_path(args)
     with tempfile.TemporaryDirectory() as scratch:
         path = target or Path(scratch) / f"{args.model}.safetensors"
         artifact.save_artifact(path, qmodel, arch=args.model, num_classes=fp32.num_classes,
-                               scheme=scheme.name, generator=args.generator)
+                               scheme=scheme.name, generator=args.generator, method=method,
+                               method_args=args.method_kwargs)
         contents = artifact.read_artifact(path)
 
     dataset = data.ImageDataset(data_root, records)

@@ -18,14 +18,12 @@ loads that file and calls the function `name` in it (decorated or not).
 """
 from __future__ import annotations
 
-import functools
 import importlib
-import importlib.util
 import pkgutil
-from pathlib import Path
 from typing import Callable
 
 from challenge.errors import KitError
+from challenge.plugins import is_file_spec, load_from_file
 
 _GENERATORS: dict[str, Callable] = {}
 _ALLOWED_IN_CHALLENGE: dict[str, bool] = {}
@@ -63,29 +61,10 @@ def is_allowed_in_challenge(name: str) -> bool:
     return _ALLOWED_IN_CHALLENGE.get(name, True)
 
 
-@functools.lru_cache(maxsize=None)  # import a participant's file once: its decorators must not run twice
-def _load_from_file(spec: str) -> Callable:
-    file_name, _, function_name = spec.rpartition(":")
-    path = Path(file_name)
-    if not path.is_file():
-        raise KitError(f"generator file {file_name!r} does not exist; use --generator path/to/file.py:function")
-    module_name = f"user_generator_{abs(hash(str(path.resolve())))}"
-    module_spec = importlib.util.spec_from_file_location(module_name, path)
-    if module_spec is None or module_spec.loader is None:
-        raise KitError(f"cannot import generator file {file_name!r}; it must be a Python .py file")
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)  # the participant's own code, run on their own machine
-    fn = getattr(module, function_name, None)
-    if not callable(fn):
-        raise KitError(f"generator file {file_name!r} has no function {function_name!r}")
-    return fn
-
-
 def get_generator(spec: str) -> Callable:
     """A registered name (`zeroq`) or a participant's file (`path/to/file.py:function`)."""
-    if ":" in spec and spec.rpartition(":")[0].endswith(".py"):
-        file_name, _, function_name = spec.rpartition(":")
-        return _load_from_file(f"{Path(file_name).resolve()}:{function_name}")
+    if is_file_spec(spec):
+        return load_from_file(spec, "generator")
     _import_builtin_generators()
     if spec not in _GENERATORS:
         raise KitError(f"unknown generator {spec!r}; choose one of {', '.join(sorted(_GENERATORS))} "

@@ -1,9 +1,10 @@
-"""The quantization pipeline: fold BatchNorm, wrap layers, calibrate on any batches, freeze.
+"""The quantization pipeline: fold BatchNorm, wrap layers, calibrate on any batches, freeze
+(round to nearest), then optimise with a method (methods/: AdaRound, BRECQ, ...).
 
-    qmodel = quantize_model(fp32_model, get_scheme("int8"), batches)
+    qmodel = quantize_model(fp32_model, get_scheme("int8"), batches, method="brecq")
 
 `batches` is any iterable of input batches (a generator's output): the only thing that changes
-between the Gaussian baseline, ZeroQ, GDFQ and a participant's own method.
+between the Gaussian baseline, ZeroQ, GDFQ and a participant's own generator.
 """
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from torch import nn
 
 from ..errors import KitError
 from ..precision import strict_float32
+from ..size import check_fits
 from .fold import fold_batchnorm
 from .layer_config import LayerSpec, resolve_layer_specs
+from .methods import DEFAULT_METHOD, check_method_args, get_method, needs_data
 from .modules import QUANTIZABLE, QuantLayer, quant_layers, set_mode
 from .schemes import Scheme
 
@@ -80,13 +83,57 @@ def freeze(model: nn.Module) -> nn.Module:
     return model.eval()
 
 
+def optimise(method_spec: str, fp32_model: nn.Module, qmodel: nn.Module, batches: list[torch.Tensor],
+             method_kwargs: dict | None = None) -> nn.Module:
+    """Run a method (methods/) on a frozen model, then check what it left: integers on each
+    layer's grid, positive finite scales, and the float weights the model computes with equal to
+    those integers times their scales (what the artifact stores is what was evaluated)."""
+    method = get_method(method_spec)
+    method_kwargs = method_kwargs or {}
+    check_method_args(method, method_spec, method_kwargs)
+    method(fp32_model, qmodel, batches, **method_kwargs)
+    with torch.no_grad():
+        for name, layer in quant_layers(qmodel).items():
+            if layer.weight_int is None:
+                continue
+            try:
+                check_fits(name, layer.weight_int, layer.spec.weight_bits)
+            except KitError as error:
+                raise KitError(f"method {method_spec!r} left {error}") from None
+            scale = layer.weight_scale
+            if not bool(torch.isfinite(scale).all() and (scale > 0).all()):
+                raise KitError(f"method {method_spec!r} left weight scales of {name!r} that are not positive and finite")
+            layer.set_integer_weight(layer.weight_int.to(torch.int8), scale)
+    set_mode(qmodel, "quantize")
+    for p in qmodel.parameters():
+        p.requires_grad_(False)
+    return qmodel.eval()
+
+
+def check_method(method_spec: str, scheme: Scheme, method_kwargs: dict | None = None) -> None:
+    """Fail early (before generating data) on a bad method name, file or argument."""
+    if not scheme.quantizes and method_spec != DEFAULT_METHOD:
+        raise KitError(f"the fp32 scheme quantizes nothing, so method {method_spec!r} has nothing to optimise; "
+                       "drop --method or choose another scheme")
+    check_method_args(get_method(method_spec), method_spec, method_kwargs or {})
+
+
+def method_needs_data(method_spec: str) -> bool:
+    return needs_data(get_method(method_spec))
+
+
 def quantize_model(fp32_model: nn.Module, scheme: Scheme, batches: Iterable[torch.Tensor],
-                   layer_rules: list[dict] | None = None) -> nn.Module:
+                   layer_rules: list[dict] | None = None, method: str = DEFAULT_METHOD,
+                   method_kwargs: dict | None = None) -> nn.Module:
     """The quantized (fake-quant) copy of `fp32_model`; `fp32` returns an unmodified copy."""
+    check_method(method, scheme, method_kwargs)
     if not scheme.quantizes:
         if layer_rules:
             raise KitError("the fp32 scheme quantizes nothing; drop --layer-config or choose another scheme")
         return copy.deepcopy(fp32_model).eval()
+    if method_needs_data(method):
+        batches = list(batches)  # calibration consumes them once, the method reads them again
     model = prepare(fp32_model, scheme, layer_rules)
     calibrate(model, batches)
-    return freeze(model)
+    freeze(model)
+    return optimise(method, fp32_model, model, batches, method_kwargs)

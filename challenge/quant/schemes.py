@@ -52,4 +52,5 @@ register_scheme(Scheme("challenge2021", 8, 8, per_channel=False, act_observer="m
                        description="the 2021 baseline: per-tensor 8-bit weights, min-max, activations in 0..127"))
 register_scheme(Scheme("w6a6", 6, 6, weight_observer="mse", description="per-channel 6-bit weights, 6-bit activations"))
 register_scheme(Scheme("w4a8", 4, 8, weight_observer="mse", description="per-channel 4-bit weights, 8-bit activations"))
+register_scheme(Scheme("w4a4", 4, 4, weight_observer="mse", description="per-channel 4-bit weights, 4-bit activations"))
 register_scheme(Scheme("fp32", None, None, description="no quantization: the FP32 reference"))

@@ -1,0 +1,82 @@
+"""Optimisation methods: what happens to a quantized model after calibration, one file each.
+
+A method is a callable registered with `@register_method("name")`:
+
+    def my_method(fp32_model, qmodel, batches, **hyper_parameters) -> None
+
+- `fp32_model`: the FP32 torchvision model (BatchNorm not folded), eval mode, on the device.
+  The method must not change it.
+- `qmodel`: the calibrated quantized model (BatchNorm folded, every conv/linear a QuantLayer),
+  already rounded to nearest: each layer's `weight_int` / `weight_scale` and its input
+  quantizer's `scale` / `zero_point` are set. The method changes them in place; it must leave
+  integers on the layer's grid (`set_integer_weight`) and positive scales. The artifact, the size
+  accounting and the scorer then see a model like any other.
+- `batches`: the calibration batches (a list of float tensors on the device), the generator's
+  synthetic images; methods that need none ignore them.
+- Every hyper-parameter is a keyword argument with a default (`--method-arg KEY=VALUE`).
+
+Participants add a method with no edit to the kit: `--method path/to/file.py:function`.
+"""
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+from typing import Callable
+
+from ...errors import KitError
+from ...plugins import is_file_spec, load_from_file
+
+_METHODS: dict[str, Callable] = {}
+DEFAULT_METHOD = "rtn"
+
+
+def register_method(name: str, *, needs_data: bool = True):
+    """Decorator: put a method in the registry under `name` (duplicates refused).
+
+    `needs_data=False` (round to nearest) lets the kit skip keeping the calibration batches."""
+
+    def decorate(fn: Callable) -> Callable:
+        if name in _METHODS and _METHODS[name] is not fn:
+            raise ValueError(f"method {name!r} is already registered")
+        _METHODS[name] = fn
+        fn.method_name = name
+        fn.needs_data = needs_data
+        return fn
+
+    return decorate
+
+
+def _import_builtin_methods() -> None:
+    for info in pkgutil.iter_modules(__path__):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}")
+
+
+def list_methods() -> list[str]:
+    _import_builtin_methods()
+    return sorted(_METHODS)
+
+
+def get_method(spec: str) -> Callable:
+    """A registered name (`brecq`) or a participant's file (`path/to/file.py:function`)."""
+    if is_file_spec(spec):
+        return load_from_file(spec, "method")
+    _import_builtin_methods()
+    if spec not in _METHODS:
+        raise KitError(f"unknown method {spec!r}; choose one of {', '.join(sorted(_METHODS))} "
+                       "or give path/to/file.py:function")
+    return _METHODS[spec]
+
+
+def check_method_args(method: Callable, spec: str, kwargs: dict) -> None:
+    """Refuse a --method-arg the method does not take, before any heavy work."""
+    try:
+        inspect.signature(method).bind(None, None, None, **kwargs)
+    except TypeError as error:
+        raise KitError(f"method {spec!r} rejected its arguments ({error}); see its keyword arguments "
+                       "in challenge/quant/methods/ or your file") from None
+
+
+def needs_data(method: Callable) -> bool:
+    return getattr(method, "needs_data", True)  # a participant's undecorated function may need data

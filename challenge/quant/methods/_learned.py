@@ -1,0 +1,113 @@
+"""A QuantLayer made learnable for reconstruction; put back as plain integers and scales after.
+
+Weights (AdaRound, Nagel et al. 2020): w = s * clamp(floor(w_fp / s0) + h(V), -q, q), with
+h(V) = clamp(sigmoid(V) * (zeta - gamma) + gamma, 0, 1), zeta = 1.1, gamma = -0.1 (the rectified
+sigmoid), V initialised so that h(V) is the fractional part: the soft weight starts as the FP32
+weight, clipped to the grid. After optimisation each weight is floor + [V >= 0], an integer on the
+layer's symmetric grid. The floor stays that of the starting scale s0 while s itself may be learned
+(`learn_weight_scale`, as Genie-M does: rounding and step size jointly).
+
+Activations (LSQ, Esser et al. 2020, as BRECQ and QDrop use it): the input quantizer's scale is a
+parameter, the rounding passes gradients straight through; the zero point stays the calibrated one
+(our activations are asymmetric). QDrop (Wei et al. 2022): while `dropping`, each element keeps
+its unquantized value with probability `drop_prob`.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ...size import weight_grid
+from ..modules import QuantLayer
+
+GAMMA, ZETA = -0.1, 1.1
+
+
+def rectified_sigmoid(v: torch.Tensor) -> torch.Tensor:
+    return torch.clamp(torch.sigmoid(v) * (ZETA - GAMMA) + GAMMA, 0, 1)
+
+
+def inverse_rectified_sigmoid(h: torch.Tensor) -> torch.Tensor:
+    return -torch.log((ZETA - GAMMA) / (h - GAMMA) - 1)
+
+
+def round_ste(x: torch.Tensor) -> torch.Tensor:
+    return (torch.round(x) - x).detach() + x
+
+
+def lsq_fake_quant(x, scale, zero_point, qmin: int, qmax: int) -> torch.Tensor:
+    return (torch.clamp(round_ste(x / scale) + zero_point, qmin, qmax) - zero_point) * scale
+
+
+def _channel_shape(weight: torch.Tensor) -> tuple[int, ...]:
+    return (-1,) + (1,) * (weight.dim() - 1)
+
+
+class LearnedQuantLayer(nn.Module):
+    def __init__(self, qlayer: QuantLayer, fp_weight: torch.Tensor, *, learn_rounding: bool,
+                 learn_weight_scale: bool, learn_act_scale: bool, drop_prob: float = 0.0):
+        super().__init__()
+        self.qlayer = qlayer
+        self.drop_prob = drop_prob
+        self.dropping = False
+        self.soft = learn_rounding  # soft rounding while learning; hard (final) otherwise
+        self.quantizes_weight = qlayer.weight_int is not None
+        fp_weight = fp_weight.detach().float()
+        if self.quantizes_weight:
+            self.low, self.high = weight_grid(qlayer.spec.weight_bits)
+            scale = qlayer.weight_scale.detach().clone().float()
+            self.weight_scale = nn.Parameter(scale, requires_grad=learn_weight_scale)
+            self.register_buffer("floor", torch.floor(fp_weight / scale.view(_channel_shape(fp_weight))))
+            if learn_rounding:
+                rest = fp_weight / scale.view(_channel_shape(fp_weight)) - self.floor
+                self.v = nn.Parameter(inverse_rectified_sigmoid(rest.clamp(0, 1)))
+            else:  # keep the integers the layer already has (round to nearest)
+                self.register_buffer("fixed_int", qlayer.weight_int.to(fp_weight.device).float())
+        else:
+            self.register_buffer("fp_weight", fp_weight)
+        act = qlayer.input_quant
+        if act is not None:
+            self.act_scale = nn.Parameter(act.scale.detach().clone().float(), requires_grad=learn_act_scale)
+            self.qmin, self.qmax = act.qmin, act.qmax
+            self.register_buffer("zero_point", act.zero_point.detach().clone().float())
+
+    # ---------------------------------------------------------------- learning
+    def rounding(self) -> torch.Tensor | None:
+        """h(V) in [0, 1] for every weight, or None where rounding is not learned."""
+        return rectified_sigmoid(self.v) if hasattr(self, "v") else None
+
+    def weight_integers(self) -> torch.Tensor:
+        if not hasattr(self, "v"):
+            return self.fixed_int
+        up = rectified_sigmoid(self.v) if self.soft else (self.v >= 0).float()
+        return torch.clamp(self.floor + up, self.low, self.high)
+
+    def weight(self) -> torch.Tensor:
+        if not self.quantizes_weight:
+            return self.fp_weight
+        return self.weight_integers() * self.weight_scale.view(_channel_shape(self.floor))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if hasattr(self, "act_scale"):
+            quantized = lsq_fake_quant(x, self.act_scale, self.zero_point, self.qmin, self.qmax)
+            if self.dropping and self.drop_prob > 0:
+                quantized = torch.where(torch.rand_like(x) < self.drop_prob, x, quantized)
+            x = quantized
+        layer = self.qlayer.layer
+        if isinstance(layer, nn.Conv2d):
+            return layer._conv_forward(x, self.weight(), layer.bias)
+        return F.linear(x, self.weight(), layer.bias)
+
+    # ---------------------------------------------------------------- back to integers
+    @torch.no_grad()
+    def write_back(self) -> QuantLayer:
+        """Hard-round into the QuantLayer (integers on its grid, positive scales) and return it."""
+        layer = self.qlayer
+        if self.quantizes_weight:
+            self.soft = False
+            scale = self.weight_scale.detach().clamp(min=1e-12)
+            layer.set_integer_weight(self.weight_integers().round().to(torch.int8), scale)
+        if hasattr(self, "act_scale"):
+            layer.input_quant.scale.copy_(self.act_scale.detach().clamp(min=1e-8))
+        return layer
