@@ -11,11 +11,11 @@ For each unit in the order the network runs them:
 3. write the hard-rounded integers and the learned scales back, so that the next unit sees the
    final quantized model.
 Adam on the rounding variables; Adam with cosine decay on the step sizes; beta decays linearly
-from 20 to 2 after the warm-up (AdaRound's annealing), as in the BRECQ/QDrop/Genie code.
+from 20 to 2 after the warm-up (AdaRound's annealing), as in the BRECQ/QDrop/Genie code. The loop
+itself (and its CUDA-graph replay) is _trainer.py.
 """
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 
 import torch
@@ -24,6 +24,7 @@ from torch import nn
 from ..modules import QuantLayer, set_mode
 from ._capture import folded_fp32, for_each_call, forward_order
 from ._learned import LearnedQuantLayer
+from ._trainer import UnitTrainer
 from ._units import unit_names
 
 
@@ -46,15 +47,6 @@ class Settings:
     label: str = "reconstruct"
 
 
-def _beta(settings: Settings, step: int) -> float | None:
-    """None during the warm-up (no rounding loss), then linear decay from beta_start to beta_end."""
-    start = settings.warmup * settings.iterations
-    if step < start:
-        return None
-    progress = (step - start) / max(1.0, settings.iterations - start)
-    return settings.beta_end + (settings.beta_start - settings.beta_end) * max(0.0, 1.0 - progress)
-
-
 class Cache:
     """Tensors of all calibration samples, kept where they fit: the device, else pinned CPU memory."""
 
@@ -66,14 +58,15 @@ class Cache:
         else:
             self.data = torch.cat([p.cpu() for p in parts]).pin_memory()
         self.device = device
+        self.on_device = on_device
 
     def __len__(self) -> int:
         return len(self.data)
 
     def take(self, index: torch.Tensor) -> torch.Tensor:
-        if self.data.device == self.device:
-            return self.data[index.to(self.device)]
-        return self.data[index].to(self.device, non_blocking=True)
+        if self.on_device:
+            return self.data.index_select(0, index)
+        return self.data.index_select(0, index.cpu()).to(self.device, non_blocking=True)
 
 
 def _capture(model, name, batches, device, *, inputs: bool, outputs: bool) -> tuple[Cache | None, Cache | None]:
@@ -110,61 +103,6 @@ def _replace(model: nn.Module, name: str, module: nn.Module) -> None:
     setattr(model.get_submodule(parent_name) if parent_name else model, child, module)
 
 
-def _optimise(block: nn.Module, learned: dict[str, LearnedQuantLayer], x_fp: Cache | None, x_q: Cache,
-              y_fp: Cache, settings: Settings, title: str) -> list[float]:
-    from progress.bar import Bar
-
-    layers = list(learned.values())
-    rounding = [layer.v for layer in layers if hasattr(layer, "v")]
-    scales = [{"params": [l.weight_scale for l in layers if l.quantizes_weight and l.weight_scale.requires_grad],
-               "lr": settings.lr_weight_scale},
-              {"params": [l.act_scale for l in layers if hasattr(l, "act_scale") and l.act_scale.requires_grad],
-               "lr": settings.lr_act_scale}]
-    scales = [group for group in scales if group["params"]]
-    optimisers = [torch.optim.Adam(rounding, lr=settings.lr_rounding)] if rounding else []
-    schedulers = []
-    if scales:
-        optimisers.append(torch.optim.Adam(scales))
-        schedulers.append(torch.optim.lr_scheduler.CosineAnnealingLR(optimisers[-1], T_max=settings.iterations))
-    if not optimisers:  # nothing to learn in this unit (e.g. layers kept in float)
-        return []
-    for layer in layers:
-        layer.dropping = settings.drop_prob > 0
-    rng = torch.Generator().manual_seed(settings.seed)
-    order = torch.empty(0, dtype=torch.long)
-    history, every = [], max(1, settings.iterations // 20)
-    bar = Bar(title, max=settings.iterations, file=sys.stderr, suffix="%(index)d/%(max)d loss %(loss)s")
-    bar.loss = "-"
-    for step in range(settings.iterations):
-        if len(order) < settings.batch_size:
-            order = torch.cat([order, torch.randperm(len(x_q), generator=rng)])
-        index, order = order[:settings.batch_size], order[settings.batch_size:]
-        x = x_q.take(index)
-        if settings.drop_prob > 0:  # QDrop: mix FP32 and quantized inputs element-wise
-            x = torch.where(torch.rand_like(x) < settings.drop_prob, x_fp.take(index), x)
-        loss = (block(x) - y_fp.take(index)).pow(2).sum(1).mean()
-        beta = _beta(settings, step)
-        if beta is not None and rounding:
-            loss = loss + settings.round_weight * sum(
-                (1 - (2 * layer.rounding() - 1).abs().pow(beta)).sum() for layer in layers if hasattr(layer, "v"))
-        for optimiser in optimisers:
-            optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        for optimiser in optimisers:
-            optimiser.step()
-        for scheduler in schedulers:
-            scheduler.step()
-        if step % every == 0 or step == settings.iterations - 1:
-            history.append(float(loss.detach()))  # one host sync per `every` steps
-            bar.loss = f"{history[-1]:.4g}"
-            bar.goto(step + 1)
-    bar.goto(settings.iterations)
-    bar.finish()
-    for layer in layers:
-        layer.dropping = False
-    return history
-
-
 def reconstruct(fp32_model: nn.Module, qmodel: nn.Module, batches: list[torch.Tensor], settings: Settings) -> dict:
     """Reconstruct every unit of `qmodel` in turn (in place); returns the loss history per unit."""
     device = next(qmodel.parameters()).device
@@ -180,9 +118,10 @@ def reconstruct(fp32_model: nn.Module, qmodel: nn.Module, batches: list[torch.Te
         x_fp, y_fp = _capture(fp_model, unit, batches, device, inputs=settings.drop_prob > 0, outputs=True)
         x_q, _ = _capture(qmodel, unit, batches, device, inputs=True, outputs=False)
         learned = _install(qmodel, fp_model, unit, settings)
-        with torch.enable_grad():
-            histories[unit] = _optimise(qmodel.get_submodule(unit), learned, x_fp, x_q, y_fp, settings,
-                                        f"{settings.label} {number}/{len(units)} {unit}")
+        trainer = UnitTrainer(qmodel.get_submodule(unit), list(learned.values()), x_fp, x_q, y_fp, settings, device)
+        if trainer.has_work:
+            with torch.enable_grad():
+                histories[unit] = trainer.run(f"{settings.label} {number}/{len(units)} {unit}")
         for name, layer in learned.items():
             _replace(qmodel, name, layer.write_back())
         del x_fp, x_q, y_fp
