@@ -76,6 +76,9 @@ def read_layer_config(path: str | Path) -> list[dict]:
 
 def resolve_layer_specs(layer_names: list[str], scheme: Scheme, rules: list[dict] | None = None) -> dict[str, LayerSpec]:
     specs = {name: default_spec(scheme) for name in layer_names}
+    if scheme.image_act_bits is not None and layer_names:
+        # The first layer in module order reads the image: the stem conv of all three models.
+        specs[layer_names[0]] = replace(specs[layer_names[0]], act_bits=scheme.image_act_bits)
     for rule in rules or []:
         matched = fnmatch.filter(layer_names, rule["match"])
         if not matched:

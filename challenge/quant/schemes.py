@@ -20,6 +20,7 @@ class Scheme:
     weight_observer: str = "minmax"  # minmax | mse (weights.py)
     act_observer: str = "mse"  # minmax | percentile | mse (observers.py)
     reduce_range: bool = False  # activations on half the unsigned range, as fbgemm's reduce_range
+    image_act_bits: int | None = None  # bits of the model's input image (the first layer's input); None: act_bits
     description: str = ""
 
     @property
@@ -52,5 +53,8 @@ register_scheme(Scheme("challenge2021", 8, 8, per_channel=False, act_observer="m
                        description="the 2021 baseline: per-tensor 8-bit weights, min-max, activations in 0..127"))
 register_scheme(Scheme("w6a6", 6, 6, weight_observer="mse", description="per-channel 6-bit weights, 6-bit activations"))
 register_scheme(Scheme("w4a8", 4, 8, weight_observer="mse", description="per-channel 4-bit weights, 8-bit activations"))
-register_scheme(Scheme("w4a4", 4, 4, weight_observer="mse", description="per-channel 4-bit weights, 4-bit activations"))
+# The input image keeps 8 bits: its pixels are 8-bit integers already, and every W4A4 result
+# published (BRECQ, QDrop, Genie) leaves it so.
+register_scheme(Scheme("w4a4", 4, 4, weight_observer="mse", image_act_bits=8,
+                       description="per-channel 4-bit weights, 4-bit activations (the input image 8-bit)"))
 register_scheme(Scheme("fp32", None, None, description="no quantization: the FP32 reference"))

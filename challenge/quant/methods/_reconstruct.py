@@ -39,9 +39,9 @@ class Settings:
     warmup: float = 0.2
     lr_rounding: float = 1e-3
     learn_act_scale: bool = False
-    lr_act_scale: float = 4e-5
+    lr_act_scale: float = 1e-4  # relative (log-space) rates: _learned.py
     learn_weight_scale: bool = False
-    lr_weight_scale: float = 1e-4
+    lr_weight_scale: float = 1e-3
     drop_prob: float = 0.0
     seed: int = 0
     label: str = "reconstruct"

@@ -48,9 +48,9 @@ class UnitTrainer:
         if self.learners:
             lr = torch.tensor(settings.lr_rounding, device=device)
             self.optimisers.append(torch.optim.Adam([l.v for l in self.learners], lr=lr, **fused))
-        groups = [([l.weight_scale for l in layers if l.quantizes_weight and l.weight_scale.requires_grad],
+        groups = [([l.weight_log_scale for l in layers if l.quantizes_weight and l.weight_log_scale.requires_grad],
                    settings.lr_weight_scale),
-                  ([l.act_scale for l in layers if hasattr(l, "act_scale") and l.act_scale.requires_grad],
+                  ([l.act_log_scale for l in layers if hasattr(l, "act_log_scale") and l.act_log_scale.requires_grad],
                    settings.lr_act_scale)]
         for params, base in groups:
             if params:

@@ -1,0 +1,82 @@
+"""--method and --method-arg through main.py, as a participant runs it (real processes)."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from safetensors import safe_open
+
+from challenge.output_format import parse
+from tests.conftest import IMAGENETTE, STANDINS, require
+
+REPO = Path(__file__).resolve().parents[1]
+SMALL = ["--limit", "4", "--num-samples", "4", "--batch-size", "4", "--workers", "0", "--device", "cpu"]
+
+PARTICIPANT_METHOD = '''
+import torch
+from challenge.quant import quant_layers
+
+
+def halve_last_scale(fp32_model, qmodel, batches, *, factor=0.5):
+    """Re-round the classifier's weights to a finer grid: a method of the participant's own."""
+    layer = quant_layers(qmodel)["fc"]
+    scale = layer.weight_scale * factor
+    high = 2 ** (layer.spec.weight_bits - 1) - 1
+    w = layer.weight_int.float() * layer.weight_scale.view(-1, 1)
+    layer.set_integer_weight(torch.clamp(torch.round(w / scale.view(-1, 1)), -high, high).to(torch.int8), scale)
+'''
+
+
+def main_py(*args):
+    return subprocess.run([sys.executable, "main.py", *args], cwd=REPO, capture_output=True, text=True, timeout=600)
+
+
+def standin(*extra):
+    return ["--model", "resnet18", "--data", str(require(IMAGENETTE)), "--classes", str(IMAGENETTE / "wnids.txt"),
+            "--weights-dir", str(require(STANDINS)), *SMALL, *extra]
+
+
+def one_error_line(result) -> str:
+    assert result.returncode == 2 and result.stdout == "" and "Traceback" not in result.stderr, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines[-1].startswith("error: ") and sum(l.startswith("error: ") for l in lines) == 1, result.stderr
+    return lines[-1]
+
+
+def test_brecq_through_main_writes_output_and_artifact(tmp_path):
+    artifact = tmp_path / "resnet18.safetensors"
+    result = main_py(*standin("--scheme", "w4a8", "--method", "brecq", "--method-arg", "iterations=3",
+                              "--method-arg", "batch_size=4", "--save-model", str(artifact)))
+    assert result.returncode == 0, result.stderr
+    section = parse(result.stdout.encode())[0]
+    assert section.model == "resnet18" and len(section.predictions) == 4
+    with safe_open(str(artifact), framework="pt") as handle:
+        metadata = json.loads(handle.metadata()["dfq_artifact"])
+    assert metadata["method"] == "brecq" and metadata["method_args"] == {"iterations": 3, "batch_size": 4}
+
+
+def test_participant_method_file(tmp_path):
+    method_file = tmp_path / "my_method.py"
+    method_file.write_text(PARTICIPANT_METHOD)
+    artifact = tmp_path / "resnet18.safetensors"
+    result = main_py(*standin("--scheme", "w4a8", "--method", f"{method_file}:halve_last_scale",
+                              "--method-arg", "factor=0.25", "--save-model", str(artifact)))
+    assert result.returncode == 0, result.stderr
+    with safe_open(str(artifact), framework="pt") as handle:
+        metadata = json.loads(handle.metadata()["dfq_artifact"])
+    assert metadata["method"].endswith("my_method.py:halve_last_scale") and metadata["method_args"] == {"factor": 0.25}
+
+
+def test_bad_method_inputs(tmp_path):
+    assert "unknown method 'magic'; choose one of adaround, bias-correction, brecq, rtn" in one_error_line(
+        main_py("--model", "resnet18", "--method", "magic"))
+    assert "fp32 scheme quantizes nothing, so method 'brecq'" in one_error_line(
+        main_py("--model", "resnet18", "--scheme", "fp32", "--method", "brecq"))
+    assert "rejected its arguments" in one_error_line(
+        main_py("--model", "resnet18", "--method", "brecq", "--method-arg", "iteratoins=5"))
+    assert "--method-arg needs --method" in one_error_line(main_py("--model", "resnet18", "--method-arg", "a=1"))
+    empty = tmp_path / "empty.py"
+    empty.write_text("x = 1\n")
+    assert f"method file '{empty}' has no function 'mine'" in one_error_line(
+        main_py("--model", "resnet18", "--method", f"{empty}:mine"))
+    assert "does not exist" in one_error_line(main_py("--model", "resnet18", "--method", "/no/such.py:mine"))
