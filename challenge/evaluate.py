@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .data import make_loader, normalize
+from .data import make_loader
 from .precision import strict_float32
+from .quant.exact import exact_runtime, normalize_exact
 
 
 @dataclass
@@ -31,16 +32,21 @@ def _progress(total: int, label: str):
 @strict_float32()
 def predict_batches(model: torch.nn.Module, batches, device: str | torch.device, total: int,
                     label: str = "evaluate") -> Predictions:
-    """`batches` yields uint8 NCHW image batches (and optionally labels, ignored)."""
+    """`batches` yields uint8 NCHW image batches (and optionally labels, ignored).
+
+    Runs under the exact reference runtime (quant/exact.py): a quantized model's predictions
+    are the same on every device, so the kit's output.txt and the scorer's re-evaluation agree.
+    """
     model.eval()
     classes: list[int] = []
     bar = _progress(total, label)
     start = time.perf_counter()
-    for batch in batches:
-        images = batch[0] if isinstance(batch, (tuple, list)) else batch
-        logits = model(normalize(images.to(device, non_blocking=True)))
-        classes.extend(logits.argmax(dim=1).tolist())
-        bar.next(len(images))
+    with exact_runtime():
+        for batch in batches:
+            images = batch[0] if isinstance(batch, (tuple, list)) else batch
+            logits = model(normalize_exact(images.to(device, non_blocking=True)))
+            classes.extend(logits.argmax(dim=1).tolist())
+            bar.next(len(images))
     seconds = time.perf_counter() - start
     bar.finish()
     return Predictions(classes, seconds)
