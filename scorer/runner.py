@@ -177,6 +177,7 @@ def _run(conn, rules: Rules, inbox: Path, verify: bool, workers: int) -> RunSumm
     else:
         _score_in_workers(conn, inbox, todo, rules, verify, min(workers, len(todo)), summary, bar)
     bar.finish()
+    tempfiles.remove_stale()  # again: a scorer killed just before we started may only now be gone
     return summary
 
 

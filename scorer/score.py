@@ -140,6 +140,23 @@ def init_worker(rules: Rules, verify: bool, threads: int = 1) -> None:
     _worker_context = make_context(rules, verify=verify)
 
 
+def warm_up(ctx: Context) -> None:
+    """Load, before any submission, what scoring one loads on first use (libraries, the size of
+    each FP32 architecture, the verification images), so that no submission pays for it in
+    time or memory, and the limits measure the submission alone."""
+    import safetensors.torch  # noqa: F401
+
+    import challenge.artifact  # noqa: F401
+    from challenge.quant import exact  # noqa: F401
+
+    from .measure import fp32_bytes_of
+
+    for model in ctx.rules.models:
+        fp32_bytes_of(model, ctx.rules.num_classes)
+    if ctx.verifier is not None:
+        ctx.verifier.decode()
+
+
 def worker_context() -> Context | None:
     return _worker_context
 

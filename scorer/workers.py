@@ -17,12 +17,11 @@ from .config import Rules
 
 def serve(conn, rules: Rules, verify: bool) -> None:
     """A worker's life: start up, then score what the parent sends until it closes the pipe."""
-    from .score import init_worker, score_in_worker, worker_context
+    from .score import init_worker, score_in_worker, warm_up, worker_context
 
     limits.no_core_dumps()
     init_worker(rules, verify)
-    if worker_context().verifier is not None:
-        worker_context().verifier.decode()  # before the limits: the images belong to no submission
+    warm_up(worker_context())  # before the limits: libraries and images belong to no submission
     conn.send(("ready", None))
     while True:
         try:
