@@ -1,11 +1,13 @@
 """Evaluation throughput of quantized models against FP32, in one process, on decoded images.
 
     python -m benchmarks.eval_speed --model resnet18 --weights W [--data DIR --classes FILE]
-        [--schemes int8,challenge2021] [--images 256] [--rounds 3] [--device cpu]
+        [--schemes int8,challenge2021] [--images 256] [--rounds 3] [--device cpu] [--with-fake]
 
 Decoding is done once and left out, so the figure is the model's own speed. Schemes are timed
 in interleaved rounds (fp32, int8, fp32, int8, ...) and the median is reported, so that a
-machine's drift hits all of them alike.
+machine's drift hits all of them alike. Quantized models run under the exact reference runtime,
+as the kit and the scorer evaluate them; `--with-fake` also times each with the float32
+fake-quantized forward (the runtime before issue #11).
 """
 from __future__ import annotations
 
@@ -37,6 +39,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--with-fake", action="store_true", help="also time the fake-quantized forward")
     args = parser.parse_args(argv)
     seed_everything(0)
     device = resolve_device(args.device)
@@ -44,14 +47,17 @@ def main(argv=None) -> int:
     fp32.model.to(device)
     records = data.list_images(args.data, data.class_list_for(fp32.num_classes, args.classes), args.images)
     images, _ = data.decode_all(data.ImageDataset(args.data, records))
-    models = {"fp32": fp32.model}
+    models = {"fp32": (fp32.model, True)}
     for name in args.schemes.split(","):
         batches = get_generator("gaussian")(fp32.model, num_classes=fp32.num_classes, num_samples=32)
-        models[name] = quant.quantize_model(fp32.model, quant.get_scheme(name), batches).to(device)
+        models[name] = (quant.quantize_model(fp32.model, quant.get_scheme(name), batches).to(device), True)
+        if args.with_fake:
+            models[f"{name} (fake)"] = (models[name][0], False)
     rates = {name: [] for name in models}
     for _ in range(args.rounds):
-        for name, model in models.items():
-            rates[name].append(evaluate.predict_tensor(model, images, device, args.batch_size).images_per_second)
+        for name, (model, exact) in models.items():
+            rates[name].append(evaluate.predict_tensor(model, images, device, args.batch_size,
+                                                       exact=exact).images_per_second)
     fp32_rate = statistics.median(rates["fp32"])
     print(f"{args.model} on {device} ({torch.get_num_threads()} threads), {len(images)} images, "
           f"median of {args.rounds} interleaved rounds:")

@@ -1,6 +1,7 @@
 """Prediction: run a model over evaluation images and return its top-1 class per image."""
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ import torch
 
 from .data import make_loader, normalize
 from .precision import strict_float32
+from .quant.exact import exact_runtime, normalize_exact
 
 
 @dataclass
@@ -30,34 +32,41 @@ def _progress(total: int, label: str):
 @torch.inference_mode()
 @strict_float32()
 def predict_batches(model: torch.nn.Module, batches, device: str | torch.device, total: int,
-                    label: str = "evaluate") -> Predictions:
-    """`batches` yields uint8 NCHW image batches (and optionally labels, ignored)."""
+                    label: str = "evaluate", exact: bool = True) -> Predictions:
+    """`batches` yields uint8 NCHW image batches (and optionally labels, ignored).
+
+    Runs under the exact reference runtime (quant/exact.py): a quantized model's predictions
+    are the same on every device, so the kit's output.txt and the scorer's re-evaluation agree.
+    `exact=False` runs the float32 fake-quantized forward instead (to measure what it changes).
+    """
     model.eval()
     classes: list[int] = []
     bar = _progress(total, label)
     start = time.perf_counter()
-    for batch in batches:
-        images = batch[0] if isinstance(batch, (tuple, list)) else batch
-        logits = model(normalize(images.to(device, non_blocking=True)))
-        classes.extend(logits.argmax(dim=1).tolist())
-        bar.next(len(images))
+    with exact_runtime() if exact else contextlib.nullcontext():
+        for batch in batches:
+            images = batch[0] if isinstance(batch, (tuple, list)) else batch
+            images = images.to(device, non_blocking=True)
+            logits = model(normalize_exact(images) if exact else normalize(images))
+            classes.extend(logits.argmax(dim=1).tolist())
+            bar.next(len(images))
     seconds = time.perf_counter() - start
     bar.finish()
     return Predictions(classes, seconds)
 
 
 def predict(model, dataset, device="cpu", batch_size: int = 64, num_workers: int | None = None,
-            label: str = "evaluate") -> Predictions:
+            label: str = "evaluate", exact: bool = True) -> Predictions:
     """Top-1 class of each image of an ImageDataset, decoding with DataLoader workers."""
     loader = make_loader(dataset, batch_size, num_workers, pin_memory=str(device).startswith("cuda"))
-    return predict_batches(model, loader, device, len(dataset), label)
+    return predict_batches(model, loader, device, len(dataset), label, exact)
 
 
 def predict_tensor(model, images: torch.Tensor, device="cpu", batch_size: int = 64,
-                   label: str = "evaluate") -> Predictions:
+                   label: str = "evaluate", exact: bool = True) -> Predictions:
     """Top-1 class of already-decoded uint8 images (see data.decode_all)."""
     batches = (images[i:i + batch_size] for i in range(0, len(images), batch_size))
-    return predict_batches(model, batches, device, len(images), label)
+    return predict_batches(model, batches, device, len(images), label, exact)
 
 
 def top1(classes: list[int], labels) -> float:

@@ -44,7 +44,8 @@ def get_args_parser() -> argparse.ArgumentParser:
         _add_rules_args(sub)
         sub.add_argument("--inbox", default=DEFAULT_INBOX, help="uploads as <inbox>/<team>/<file>.zip")
         sub.add_argument("--db", default=DEFAULT_DB)
-        sub.add_argument("--workers", type=int, help="scoring processes (default: the config's workers)")
+        sub.add_argument("--workers", type=int, help="scoring processes, each within the config's [limits] (default: the config's workers; "
+                                                      "0 = in this process, without limits)")
         sub.add_argument("--no-verify", action="store_true", help="skip re-running the artifacts")
         sub.add_argument("--out", help="also write the leaderboard to this folder")
     sub = commands.add_parser("leaderboard", help="write leaderboard CSV, Markdown and HTML")

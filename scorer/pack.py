@@ -15,7 +15,7 @@ from pathlib import Path
 
 from challenge.errors import KitError
 
-from . import layout
+from . import layout, tempfiles
 from .config import Rules
 from .measure import artifact_facts
 from .result import Result
@@ -87,6 +87,7 @@ def build_zip(output_txt: str | Path, artifacts: dict[str, Path], code_dir: str 
 
 def check_zip(zip_path: str | Path, rules: Rules, *, verify: bool = False) -> Result:
     """The scorer's verdict on a zip; without a ground truth, coverage and accuracy are skipped."""
+    tempfiles.remove_stale()
     ctx = make_context(rules, verify=verify, need_truth=False)
     return score_zip(zip_path, ctx)
 

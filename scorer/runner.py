@@ -2,28 +2,29 @@
 
 Workers only compute; the parent alone writes the database, one transaction per result, so
 a kill at any moment loses at most the submissions in flight, which the next run re-does.
-At most `workers + 1` submissions are claimed at a time, so a kill leaves few rows to redo.
-A worker that dies (a hostile file crashing a library, the OOM killer) breaks the pool: the
-rows it held go back to pending, a fresh pool carries on, and a row that keeps killing
-workers is marked invalid after db.MAX_ATTEMPTS tries.
+Each worker scores one submission at a time within the config's [limits] (scorer/limits.py):
+one past its time is killed and rejected with the reason, and the others go on. A worker that
+dies otherwise (a hostile file crashing a library, the OOM killer) is replaced; its row goes
+back to pending, and a row that keeps killing workers is marked invalid after db.MAX_ATTEMPTS.
 """
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import multiprocessing
 import sys
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+import time
 from dataclasses import dataclass
+from multiprocessing.connection import wait
 from pathlib import Path
 
 from challenge.errors import KitError
 
-from . import db
+from . import db, limits, tempfiles
 from .config import Rules
 from .measure import file_sha256
-from .score import init_worker, make_context, score_in_worker, score_zip
+from .result import Result
+from .score import make_context, score_zip
+from .workers import Worker
 
 
 @dataclass
@@ -75,37 +76,68 @@ def _score_inline(conn, inbox: Path, todo, ctx, summary: RunSummary, bar) -> Non
         bar.next()
 
 
-def _score_in_pool(conn, inbox: Path, todo, rules: Rules, verify: bool, workers: int,
-                   summary: RunSummary, bar) -> None:
+def _score_in_workers(conn, inbox: Path, todo, rules: Rules, verify: bool, workers: int,
+                      summary: RunSummary, bar) -> None:
     queue = list(todo)
-    context = multiprocessing.get_context("spawn")  # no inherited locks or torch thread pools
-    while queue:
-        in_flight: dict = {}
-        try:
-            with ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker,
-                                     initargs=(rules, verify)) as pool:
-                while queue or in_flight:
-                    while queue and len(in_flight) <= workers:
-                        submission_id, relative = queue.pop(0)
-                        if db.claim(conn, submission_id):
-                            in_flight[pool.submit(score_in_worker, str(inbox / relative))] = submission_id
-                        else:
-                            bar.next()
-                    if not in_flight:
-                        continue
-                    done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        submission_id = in_flight[future]
-                        result = future.result()  # BrokenProcessPool surfaces here
-                        del in_flight[future]
-                        _record(conn, summary, submission_id, result, rules.fingerprint())
+    pool = [Worker(rules, verify) for _ in range(workers)]
+    try:
+        while queue or any(w.job for w in pool):
+            for worker in pool:
+                while worker.idle and queue:
+                    submission_id, relative = queue.pop(0)
+                    if db.claim(conn, submission_id):
+                        worker.start((submission_id, relative), inbox / relative, rules.limits.seconds)
+                    else:
                         bar.next()
-        except BrokenProcessPool:
-            print(f"\nscorer: a worker died; retrying {len(in_flight)} submission(s) in a fresh pool",
-                  file=sys.stderr)
-            for submission_id in in_flight.values():
+            if not any(w.job for w in pool) and not queue:
+                break
+            busy = [w.deadline for w in pool if w.job]
+            timeout = max(0.0, min(busy) - time.monotonic()) if busy else None
+            readable = wait([w.conn for w in pool], timeout)
+            for index, worker in enumerate(pool):
+                if worker.conn in readable:
+                    pool[index] = _receive(conn, worker, queue, rules, verify, summary, bar)
+                elif worker.job and time.monotonic() > worker.deadline:
+                    submission_id, _ = worker.finish()
+                    worker.kill()
+                    tempfiles.remove_stale()  # the killed worker's extraction folder
+                    _record(conn, summary, submission_id, Result.invalid(limits.time_reason(rules.limits)),
+                            rules.fingerprint())
+                    bar.next()
+                    pool[index] = Worker(rules, verify)
+    finally:
+        for worker in pool:
+            worker.stop()
+
+
+def _receive(conn, worker: Worker, queue: list, rules: Rules, verify: bool, summary: RunSummary, bar) -> Worker:
+    """Handle what a worker said (or its death); returns the worker to keep (a new one if it died)."""
+    try:
+        kind, result = worker.conn.recv()
+    except (EOFError, OSError):
+        exitcode = worker.kill()
+        if not worker.ready:
+            raise KitError(f"a scoring worker could not start (exit code {exitcode}); see the messages above") from None
+        if worker.job:
+            submission_id, relative = worker.finish()
+            reason = limits.death_reason(exitcode, rules.limits)
+            if reason:
+                _record(conn, summary, submission_id, Result.invalid(reason), rules.fingerprint())
+                bar.next()
+            else:
+                print(f"\nscorer: a worker died (exit code {exitcode}); {relative} goes back in the queue",
+                      file=sys.stderr)
                 db.release(conn, submission_id)
-            queue = [(i, p) for i, p in db.pending(conn)]
+                queue.append((submission_id, relative))
+        tempfiles.remove_stale()
+        return Worker(rules, verify)
+    if kind == "ready":
+        worker.ready = True
+    else:
+        submission_id, _ = worker.finish()
+        _record(conn, summary, submission_id, result, rules.fingerprint())
+        bar.next()
+    return worker
 
 
 @contextlib.contextmanager
@@ -130,6 +162,7 @@ def run(conn, rules: Rules, inbox: str | Path, *, verify: bool = True, workers: 
 
 
 def _run(conn, rules: Rules, inbox: Path, verify: bool, workers: int) -> RunSummary:
+    tempfiles.remove_stale()  # what killed scorers left in the temporary folder
     summary = RunSummary(recovered=db.recover(conn))
     summary.new_uploads = scan_inbox(conn, inbox)
     todo = db.pending(conn)
@@ -139,11 +172,12 @@ def _run(conn, rules: Rules, inbox: Path, verify: bool, workers: int) -> RunSumm
     # not break every worker and get the submissions blamed for it.
     ctx = make_context(rules, verify=verify)
     bar = _bar(len(todo), "scoring")
-    if workers <= 1 or len(todo) == 1:
+    if workers == 0:  # in this process: no limits (for debugging and quick tests)
         _score_inline(conn, inbox, todo, ctx, summary, bar)
     else:
-        _score_in_pool(conn, inbox, todo, rules, verify, min(workers, len(todo)), summary, bar)
+        _score_in_workers(conn, inbox, todo, rules, verify, min(workers, len(todo)), summary, bar)
     bar.finish()
+    tempfiles.remove_stale()  # again: a scorer killed just before we started may only now be gone
     return summary
 
 

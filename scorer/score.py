@@ -19,7 +19,7 @@ from challenge import output_format
 from challenge.errors import KitError, one_line
 
 from . import layout as layout_mod
-from . import zipsafe
+from . import limits, tempfiles, zipsafe
 from .config import Rules
 from .groundtruth import GroundTruth, load_ground_truth
 from .legacy2021 import is_legacy, parse_legacy
@@ -82,17 +82,26 @@ def score_extracted(extracted: zipsafe.Extracted, ctx: Context) -> Result:
             models.append(ModelResult(model, float("nan"), float("nan"), None, measured.compression,
                                       measured.quantized_bytes, measured.fp32_bytes, by_model[model].quantized_bytes))
             continue
-        hits = aligned[model] == truth.labels
-        result = ModelResult(model, _percent(hits), _percent(hits[~truth.private]), _percent(hits[truth.private]),
-                             measured.compression, measured.quantized_bytes, measured.fp32_bytes,
-                             by_model[model].quantized_bytes)
+        ranked, verified, disagreements = aligned[model], 0, 0
         if ctx.verifier is not None and model in layout.artifacts:
             checked = ctx.verifier.check(layout.artifacts[model], aligned[model])
-            result.verified, result.disagreements = checked.images, checked.disagreements
+            verified, disagreements = checked.images, checked.disagreements
+            if checked.disagreements:
+                notes.append(checked.describe(model))
             reason = ctx.verifier.verdict(model, checked)
             if reason:
-                return Result(INVALID, error=reason, notes=notes, models=models + [result])
-        models.append(result)
+                return Result(INVALID, error=reason, notes=notes, models=models)
+            if ctx.verifier.complete:  # the score comes from the artifact; output.txt was a cross-check
+                ranked = checked.predicted
+        elif ctx.verifier is None:
+            notes.append(f"{model}: accuracy from output.txt, not checked against the artifact")
+        if ctx.verifier is not None and not ctx.verifier.complete:
+            notes.append(f"{model}: accuracy from output.txt, {verified} of {len(truth)} images checked against "
+                         "the artifact")
+        hits = ranked == truth.labels
+        models.append(ModelResult(model, _percent(hits), _percent(hits[~truth.private]),
+                                  _percent(hits[truth.private]), measured.compression, measured.quantized_bytes,
+                                  measured.fp32_bytes, by_model[model].quantized_bytes, verified, disagreements))
     return Result(SCORED, notes=notes, models=models)
 
 
@@ -102,23 +111,24 @@ def score_zip(zip_path: str | Path, ctx: Context) -> Result:
     try:
         if not Path(zip_path).is_file():
             raise KitError(f"{Path(zip_path).name} is no longer in the inbox; it cannot be scored")
-        with tempfile.TemporaryDirectory(prefix="dfq-submission-") as folder:
+        with tempfile.TemporaryDirectory(prefix=tempfiles.prefix()) as folder:
             extracted = zipsafe.extract(zip_path, folder, ctx.rules.zip)
             result = score_extracted(extracted, ctx)
     except KitError as error:
         result = Result.invalid(one_line(error))
-    except MemoryError:
-        result = Result.invalid("the submission needs more memory than the scorer allows")
     except Exception as error:  # a hostile file may break a library in ways we cannot list
-        print(f"scorer: {zip_path}: unexpected {type(error).__name__}\n{traceback.format_exc()}", file=sys.stderr)
-        result = Result.invalid(f"the submission could not be read ({type(error).__name__}: "
-                                f"{one_line(error)[:200]})")
+        if limits.is_allocation_failure(error):  # MemoryError, or torch's allocator refusing
+            result = Result.invalid(limits.memory_reason(ctx.rules.limits))
+        else:
+            print(f"scorer: {zip_path}: unexpected {type(error).__name__}\n{traceback.format_exc()}", file=sys.stderr)
+            result = Result.invalid(f"the submission could not be read ({type(error).__name__}: "
+                                    f"{one_line(error)[:200]})")
     result.seconds = time.perf_counter() - start
     return result
 
 
-# Worker-process state: set once by the pool's initializer, so the ground truth and the decoded
-# verification sample are loaded once per process, not once per submission.
+# Worker-process state: set once when a worker starts, so the ground truth and the decoded
+# verification images are loaded once per process, not once per submission.
 _worker_context: Context | None = None
 
 
@@ -128,6 +138,27 @@ def init_worker(rules: Rules, verify: bool, threads: int = 1) -> None:
 
     torch.set_num_threads(threads)
     _worker_context = make_context(rules, verify=verify)
+
+
+def warm_up(ctx: Context) -> None:
+    """Load, before any submission, what scoring one loads on first use (libraries, the size of
+    each FP32 architecture, the verification images), so that no submission pays for it in
+    time or memory, and the limits measure the submission alone."""
+    import safetensors.torch  # noqa: F401
+
+    import challenge.artifact  # noqa: F401
+    from challenge.quant import exact  # noqa: F401
+
+    from .measure import fp32_bytes_of
+
+    for model in ctx.rules.models:
+        fp32_bytes_of(model, ctx.rules.num_classes)
+    if ctx.verifier is not None:
+        ctx.verifier.decode()
+
+
+def worker_context() -> Context | None:
+    return _worker_context
 
 
 def score_in_worker(zip_path: str) -> Result:

@@ -20,11 +20,11 @@ MODELS=(resnet18 shufflenet_v2_x1_0)
 mkdir -p "$OUT/models" submissions/inbox/example-team
 : > "$OUT/output.txt"
 for model in "${MODELS[@]}"; do
-  python main.py --model "$model" --data "$DATA" --weights "$ASSETS/weights/standins/$model-imagenette10.pth" \
+  "${PYTHON:-python3}" main.py --model "$model" --data "$DATA" --weights "$ASSETS/weights/standins/$model-imagenette10.pth" \
     --classes "$DATA/wnids.txt" --limit "$LIMIT" --save-model "$OUT/models/$model.safetensors" >> "$OUT/output.txt"
 done
 # The ground truth of the images evaluated: the first LIMIT of labels.csv in canonical (sorted) order.
-python - "$DATA/labels.csv" "$LIMIT" "$OUT/ground_truth.csv" <<'PY'
+"${PYTHON:-python3}" - "$DATA/labels.csv" "$LIMIT" "$OUT/ground_truth.csv" <<'PY'
 import csv, sys
 rows = sorted(csv.DictReader(open(sys.argv[1], encoding="utf-8")), key=lambda r: r["file"])[: int(sys.argv[2])]
 with open(sys.argv[3], "w", encoding="utf-8") as out:
@@ -36,10 +36,7 @@ models = ["resnet18", "shufflenet_v2_x1_0"]
 num_classes = 10
 ground_truth = "ground_truth.csv"
 images = "$(cd "$DATA" && pwd)"
-
-[verify]
-sample = 16
 TOML
-python -m scorer pack --config "$OUT/challenge.toml" --output "$OUT/output.txt" --models "$OUT/models" \
+"${PYTHON:-python3}" -m scorer pack --config "$OUT/challenge.toml" --output "$OUT/output.txt" --models "$OUT/models" \
   --code synth --out submissions/inbox/example-team/baseline.zip
 echo "now: python -m scorer run --config $OUT/challenge.toml --out submissions/leaderboard"

@@ -51,6 +51,25 @@ def _statistics_loss(images, records, targets, per_batch: bool, eps: float) -> t
     return loss
 
 
+def _pad_single_image(x: torch.Tensor) -> torch.Tensor:
+    """A batch of one image on the CPU, padded with a constant second image (see distill).
+
+    Why: for a single image, ATen runs every ungrouped convolution of at most 3x3 on a small map
+    through its native im2col + BLAS path (`_slow_conv2d_forward/backward`, chosen by
+    ConvParams::use_mkldnn when the batch is 1, the kernel is small and the input has at most
+    20480 values), and any batch of two or more through oneDNN. MKL's sgemm is run-to-run
+    reproducible only under its CNR conditions (fixed thread count, aligned buffers, a fixed code
+    branch); on Intel AVX-512/AMX hosts two identical one-image steps in one process came out
+    2.4e-7 apart (one float32 ulp at 2..4), while batches of two were bitwise identical. Profiled
+    here (AMD EPYC, where MKL takes its generic branch): one image -> aten::thnn_conv2d, two ->
+    aten::mkldnn_convolution only. So a single image is never sent alone: the constant second
+    image keeps the batch on the oneDNN path, and only the first row enters the loss.
+    """
+    if x.shape[0] != 1 or x.device.type != "cpu":
+        return x
+    return torch.cat([x, torch.zeros_like(x)])
+
+
 def _plateau_step(lr, best, bad, loss, *, factor, patience, min_lr, threshold):
     """ReduceLROnPlateau (mode min, relative threshold, no cooldown) on device tensors."""
     improved = loss < best * (1 - threshold)
@@ -91,10 +110,15 @@ def distill(model, images, *, iterations=500, lr=0.5, patience=100, factor=0.1, 
         targets = {bn: (bn.running_mean.detach(), torch.sqrt(bn.running_var.detach() + eps))
                    for bn in batchnorm_layers(model)}
 
+        count = x.shape[0]
+
         def step():
             records.clear()
-            model(x)
-            loss = _statistics_loss(x, records, targets, per_batch_stats, eps)
+            model(_pad_single_image(x))
+            # Only the real images' rows: statistics are per image (or, for one image, per batch
+            # equals per image), so the padding image never touches the loss or the gradient.
+            real = [(bn, bn_input[:count]) for bn, bn_input in records]
+            loss = _statistics_loss(x, real, targets, per_batch_stats, eps)
             loss.backward()
             optimizer.step()
             with torch.no_grad():

@@ -2,6 +2,7 @@
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,10 @@ REPO = Path(__file__).resolve().parents[1]
 SMALL = ["--limit", "6", "--num-samples", "4", "--batch-size", "4", "--workers", "0", "--device", "cpu"]
 
 
-def run(args, cwd=REPO, env=None, script=("python", "main.py")):
-    environment = dict(os.environ, **(env or {}))
+def run(args, cwd=REPO, env=None, script=(sys.executable, "main.py")):
+    # This interpreter, not whichever `python` is first on PATH: the tests must pass from a
+    # virtual environment that is not activated. run.bash reads it from $PYTHON.
+    environment = dict(os.environ, PYTHON=sys.executable, **(env or {}))
     environment.pop("IMAGENET_VAL", None) if "IMAGENET_VAL" not in (env or {}) else None
     return subprocess.run([*script, *args], cwd=cwd, capture_output=True, text=True, env=environment, timeout=600)
 

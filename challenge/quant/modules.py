@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from . import exact
 from .layer_config import LayerSpec
 from .observers import observer_factory
 from .weights import dequantize, quantize_with_scale, weight_scale
@@ -59,6 +60,11 @@ class QuantLayer(nn.Module):
         self.weight_scale: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # The reference runtime (evaluation, the scorer) computes on the integers themselves,
+        # so that every device gives the same output; calibration and anything that needs
+        # gradients keep the float fake-quantized path below.
+        if exact.active() and exact.supports(self):
+            return exact.quant_layer_forward(self, x)
         if self.input_quant is not None:
             x = self.input_quant(x)
         return self.layer(x)

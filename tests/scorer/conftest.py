@@ -78,5 +78,5 @@ def challenge(tmp_path, artifacts, artifact_sizes) -> Challenge:
     labels = [i % NUM_CLASSES for i in range(20)]
     gt = ground_truth_csv(tmp_path / "gt.csv", files, labels)
     (tmp_path / "inbox").mkdir()
-    rules = Rules(models=MODELS, num_classes=NUM_CLASSES, ground_truth=str(gt), workers=1)
+    rules = Rules(models=MODELS, num_classes=NUM_CLASSES, ground_truth=str(gt), workers=0)
     return Challenge(tmp_path, files, labels, rules, artifacts, artifact_sizes)

@@ -34,8 +34,10 @@ def _run(root: Path, config: Path, kill_after: int | None) -> tuple[int, int]:
     """Start `scorer run`; SIGKILL it once `kill_after` results are stored. Returns (rc, done at the end)."""
     command = [sys.executable, "-m", "scorer", "run", "--config", str(config), "--inbox", str(root / "inbox"),
                "--db", str(root / "scores.sqlite"), "--no-verify", "--workers", "2"]
+    scratch = root / "scratch"  # the scorer's temporary folders, to see what a kill leaves
+    scratch.mkdir(exist_ok=True)
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               start_new_session=True)
+                               start_new_session=True, env=dict(os.environ, TMPDIR=str(scratch)))
     try:
         if kill_after is not None:
             while process.poll() is None and _finished(root / "scores.sqlite") < kill_after:
@@ -73,6 +75,8 @@ def test_sigkill_mid_run_then_rerun(tmp_path, challenge):
     assert rc1 == -signal.SIGKILL and rc2 == -signal.SIGKILL, "the scorer finished before it could be killed"
     assert 3 <= done1 < done2 < COUNT
     assert rc3 == 0 and done3 == COUNT
+    # The killed runs' extraction folders were removed by the next run, the last run's by itself.
+    assert list((tmp_path / "scratch").glob("dfq-submission-*")) == []
 
     conn = sqlite3.connect(tmp_path / "scores.sqlite")
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -100,15 +100,15 @@ def test_config_reads_toml_and_refuses_typos(tmp_path):
         load_rules(path)
 
 
-def test_verification_sign_test_catches_predictions_edited_towards_the_labels():
+def test_verdict_allows_max_differences_and_reports_the_direction():
+    import numpy as np
+
     from scorer.config import Verification
     from scorer.verify import Checked, Verifier
 
     verdict = Verifier.verdict
-    holder = type("V", (), {"settings": Verification(tolerance=3.0, bias_sigmas=3.0)})()
-    # Numeric noise: 20 of 1000 differ, as often in each direction: accepted.
-    assert verdict(holder, "m", Checked(1000, 20, gained=5, lost=5)) == ""
-    # The same count, but nearly all in output.txt's favour: edited.
-    assert "output.txt is right 18 times" in verdict(holder, "m", Checked(1000, 20, gained=18, lost=1))
-    # Too many disagreements at all.
-    assert "more than the 3.0% tolerance" in verdict(holder, "m", Checked(1000, 40, gained=5, lost=5))
+    holder = type("V", (), {"settings": Verification(max_differences=2)})()
+    assert verdict(holder, "m", Checked(1000, np.zeros(1000), 2, gained=2, lost=0)) == ""
+    reason = verdict(holder, "m", Checked(1000, np.zeros(1000), 3, gained=3, lost=0))
+    assert "differs from the artifact's predictions on 3 of 1000 images (output.txt right on 3" in reason
+    assert "more than 2" in reason

@@ -1,0 +1,121 @@
+"""Do two devices give the same predictions? Evaluate the same quantized artifacts on each, compare.
+
+    python -m benchmarks.runtime_agreement --device cpu  --out runs/agreement-cpu
+    python -m benchmarks.runtime_agreement --device cuda --out runs/agreement-h100
+    python -m benchmarks.runtime_agreement --compare runs/agreement-cpu runs/agreement-h100
+
+Each run quantizes the three models of the shared assets (benchmarks.generators.DEFAULT_SETUP:
+real MobileNetV2 on imagenet/val, the ResNet18 and ShuffleNetV2 stand-ins on imagenette10) on
+the CPU, so that both runs hold byte-identical artifacts (their sha256 is recorded and checked),
+or takes them from `--artifacts DIR` (<model>.safetensors), then evaluates them on `--device`
+and writes OUT/predictions.json (one class per image) and OUT/models/. `--runtime fake` uses
+the float32 fake-quantized forward instead of the exact reference runtime: the "before".
+`--compare A B` counts, per model, the images whose predicted class differs.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.generators import ASSETS, DEFAULT_SETUP  # noqa: E402
+
+
+def _artifact(model: str, weights: Path, classes: str | None, out: Path, given: Path | None) -> Path:
+    import torch
+
+    from challenge import artifact, quant
+    from challenge.models import load_fp32_model
+    from synth import get_generator
+
+    if given is not None:
+        return given / f"{model}.safetensors"
+    torch.manual_seed(0)
+    fp32 = load_fp32_model(model, weights)  # on the CPU: the same artifact on every machine
+    batches = get_generator("gaussian")(fp32.model, num_classes=fp32.num_classes, seed=0)
+    qmodel = quant.quantize_model(fp32.model, quant.get_scheme("int8"), batches)
+    path = out / "models" / f"{model}.safetensors"
+    artifact.save_artifact(path, qmodel, arch=model, num_classes=fp32.num_classes, scheme="int8", generator="gaussian")
+    return path
+
+
+def evaluate_all(args) -> dict:
+    import torch
+    import torchvision
+
+    from challenge import data, evaluate
+    from challenge.artifact import load_artifact
+    from scorer.measure import file_sha256
+
+    out = Path(args.out)
+    report = {"device": str(args.device), "runtime": args.runtime, "torch": torch.__version__,
+              "torchvision": torchvision.__version__, "python": platform.python_version(), "models": {}}
+    if str(args.device).startswith("cuda"):
+        report["gpu"] = torch.cuda.get_device_name(0)
+    for model in args.models.split(","):
+        weights, folder, classes = DEFAULT_SETUP[model]
+        root = ASSETS / folder
+        path = _artifact(model, ASSETS / weights, classes, out, Path(args.artifacts) if args.artifacts else None)
+        qmodel, contents = load_artifact(path, device=args.device)
+        class_file = ASSETS / classes if classes else None
+        records = data.list_images(root, data.class_list_for(contents.num_classes, class_file), args.limit)
+        predictions = evaluate.predict(qmodel, data.ImageDataset(root, records), args.device, args.batch_size,
+                                       args.workers, label=model, exact=args.runtime == "exact")
+        report["models"][model] = {
+            "artifact_sha256": file_sha256(path), "images": [r.path for r in records],
+            "classes": predictions.classes, "top1": evaluate.top1(predictions.classes, (r.label for r in records)),
+            "images_per_second": round(predictions.images_per_second, 1)}
+        print(f"{model}: {len(records)} images, top-1 {report['models'][model]['top1']:.2f}% on {args.device} "
+              f"({args.runtime} runtime)", file=sys.stderr)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "predictions.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    return report
+
+
+def compare(first: Path, second: Path) -> list[str]:
+    a, b = (json.loads((Path(p) / "predictions.json").read_text(encoding="utf-8")) for p in (first, second))
+    lines = [f"{a['device']} ({a['runtime']}, torch {a['torch']}) vs {b.get('gpu', b['device'])} "
+             f"({b['runtime']}, torch {b['torch']})", "",
+             "| model | images | differing predictions | top-1 A | top-1 B |", "|---|---:|---:|---:|---:|"]
+    total = 0
+    for model in a["models"]:
+        x, y = a["models"][model], b["models"].get(model)
+        if y is None:
+            continue
+        if x["artifact_sha256"] != y["artifact_sha256"] or x["images"] != y["images"]:
+            raise SystemExit(f"error: {model}: the two runs evaluated different artifacts or images; "
+                             "pass --artifacts with the first run's models/ folder")
+        differ = sum(p != q for p, q in zip(x["classes"], y["classes"]))
+        total += differ
+        lines.append(f"| {model} | {len(x['classes'])} | {differ} | {x['top1']:.2f} | {y['top1']:.2f} |")
+    lines += ["", f"{total} differing prediction(s) in all"]
+    return lines
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.runtime_agreement", description=__doc__.split("\n")[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--out", help="folder for predictions.json and models/")
+    parser.add_argument("--artifacts", help="folder of <model>.safetensors to evaluate instead of quantizing")
+    parser.add_argument("--runtime", choices=["exact", "fake"], default="exact")
+    parser.add_argument("--models", default=",".join(DEFAULT_SETUP))
+    parser.add_argument("--limit", type=int, help="the first N images of each folder only")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--workers", type=int, default=None, help="decoding processes")
+    parser.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"), help="compare two runs' folders")
+    args = parser.parse_args(argv)
+    if args.compare:
+        print("\n".join(compare(*args.compare)))
+        return 0
+    if not args.out:
+        parser.error("--out is required to evaluate (or pass --compare A B)")
+    evaluate_all(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
