@@ -1,6 +1,6 @@
 """Cheating attempts against the default organizer settings, on real models and images.
 
-The honest team quantizes the two stand-ins, evaluates 300 imagenette images with the kit and
+The honest team quantizes the two stand-ins, evaluates 100 imagenette images with the kit and
 uploads its artifacts with the output.txt they made. Every other team edits a copy of that
 upload the way issue #11 describes. With full verification (the default), the accuracy that
 ranks is the artifact's own, so no edit can raise a score, and every edit is reported: over
@@ -89,7 +89,10 @@ def scored(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("cheating")
     with open(DATA / "labels.csv", encoding="utf-8") as handle:
-        rows = sorted(csv.DictReader(handle), key=lambda r: r["file"])[:IMAGES]
+        rows = sorted(csv.DictReader(handle), key=lambda r: r["file"])
+    # Every k-th image, so that all ten classes are scored: the first 100 files are all tench,
+    # which the stand-ins get right but for two or three, too few to edit 3% of them.
+    rows = rows[::len(rows) // IMAGES][:IMAGES]
     records = [ImageRecord(r["file"], int(r["index"])) for r in rows]
     labels = np.array([r.label for r in records])
     (root / "gt.csv").write_text("file,index\n" + "".join(f"{r.path},{r.label}\n" for r in records), encoding="utf-8")
