@@ -3,6 +3,7 @@
     python -m benchmarks.runtime_agreement --device cpu  --out runs/agreement-cpu
     python -m benchmarks.runtime_agreement --device cuda --out runs/agreement-h100
     python -m benchmarks.runtime_agreement --compare runs/agreement-cpu runs/agreement-h100
+    python -m benchmarks.runtime_agreement --compare runs/agreement-cpu runs/h100-part1 runs/h100-part2
 
 Each run quantizes the three models of the shared assets (benchmarks.generators.DEFAULT_SETUP:
 real MobileNetV2 on imagenet/val, the ResNet18 and ShuffleNetV2 stand-ins on imagenette10) on
@@ -76,22 +77,44 @@ def evaluate_all(args) -> dict:
     return report
 
 
-def compare(first: Path, second: Path) -> list[str]:
-    a, b = (json.loads((Path(p) / "predictions.json").read_text(encoding="utf-8")) for p in (first, second))
+def _load_runs(folders) -> dict:
+    """One run, or several runs of the same artifacts on disjoint image parts, as one."""
+    runs = [json.loads((Path(p) / "predictions.json").read_text(encoding="utf-8")) for p in folders]
+    joined = dict(runs[0], models={})
+    for run in runs:
+        for model, result in run["models"].items():
+            into = joined["models"].setdefault(model, {"artifact_sha256": result["artifact_sha256"],
+                                                       "predicted": {}, "correct": 0})
+            if into["artifact_sha256"] != result["artifact_sha256"]:
+                raise SystemExit(f"error: {model}: the parts evaluated different artifacts; "
+                                 "pass --artifacts with one run's models/ folder to every part")
+            into["predicted"].update(zip(result["images"], result["classes"]))
+            into["correct"] += round(result["top1"] * len(result["images"]) / 100)
+    return joined
+
+
+def compare(first: Path, *others: Path) -> list[str]:
+    """Per model, the images whose predicted class differs between run A and run(s) B.
+
+    B may be several runs on disjoint parts of the images (a device that cannot hold them all at
+    once); images are matched by path, and every image of A must have been evaluated in B."""
+    a, b = _load_runs([first]), _load_runs(others)
     lines = [f"{a['device']} ({a['runtime']}, torch {a['torch']}) vs {b.get('gpu', b['device'])} "
              f"({b['runtime']}, torch {b['torch']})", "",
              "| model | images | differing predictions | top-1 A | top-1 B |", "|---|---:|---:|---:|---:|"]
     total = 0
-    for model in a["models"]:
-        x, y = a["models"][model], b["models"].get(model)
+    for model, x in a["models"].items():
+        y = b["models"].get(model)
         if y is None:
             continue
-        if x["artifact_sha256"] != y["artifact_sha256"] or x["images"] != y["images"]:
+        if x["artifact_sha256"] != y["artifact_sha256"] or set(x["predicted"]) != set(y["predicted"]):
             raise SystemExit(f"error: {model}: the two runs evaluated different artifacts or images; "
                              "pass --artifacts with the first run's models/ folder")
-        differ = sum(p != q for p, q in zip(x["classes"], y["classes"]))
+        differ = sum(x["predicted"][image] != y["predicted"][image] for image in x["predicted"])
         total += differ
-        lines.append(f"| {model} | {len(x['classes'])} | {differ} | {x['top1']:.2f} | {y['top1']:.2f} |")
+        count = len(x["predicted"])
+        lines.append(f"| {model} | {count} | {differ} | {100 * x['correct'] / count:.2f} | "
+                     f"{100 * y['correct'] / count:.2f} |")
     lines += ["", f"{total} differing prediction(s) in all"]
     return lines
 
@@ -106,9 +129,12 @@ def main(argv=None) -> int:
     parser.add_argument("--limit", type=int, help="the first N images of each folder only")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--workers", type=int, default=None, help="decoding processes")
-    parser.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"), help="compare two runs' folders")
+    parser.add_argument("--compare", nargs="+", metavar="RUN",
+                        help="compare run A's folder with run B's (or with several B parts on disjoint images)")
     args = parser.parse_args(argv)
     if args.compare:
+        if len(args.compare) < 2:
+            parser.error("--compare needs run A's folder and at least one folder of run B")
         print("\n".join(compare(*args.compare)))
         return 0
     if not args.out:
