@@ -28,6 +28,12 @@ A generator or a method may be listed with keyword arguments as a variant of its
 `brecq[iterations=N]` gives a time-quality curve). `--merge A.json B.json ...` combines runs
 on disjoint parts of a folder (same models, same configurations) into one table, checking that
 each configuration's quantized model is the same in every part.
+
+Quantize on one machine, evaluate on another: `--skip-eval` writes every row's artifact to
+DIR/models/ and measures everything but top-1 (on a GPU whose 64 MiB transfer cannot carry the
+images), then `--evaluate DIR` (on any machine that has the images, e.g. this CPU) evaluates those
+artifacts and fills in the FP32 and quantized top-1. The reference runtime gives the same
+predictions on every device (challenge/quant/exact.py), so the numbers are the GPU's own.
 """
 from __future__ import annotations
 
@@ -37,7 +43,6 @@ import hashlib
 import json
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -86,6 +91,10 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--eval-batch-size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--merge", nargs="+", metavar="JSON", help="combine the JSON of runs on disjoint image parts")
+    parser.add_argument("--skip-eval", action="store_true",
+                        help="no top-1: write each row's artifact to OUT/models/ for a later --evaluate")
+    parser.add_argument("--evaluate", metavar="DIR", help="evaluate the artifacts of a --skip-eval run in DIR and "
+                                                          "fill in its top-1 (written to --out)")
     return parser
 
 
@@ -254,21 +263,51 @@ def optimised(fp32, rtn_model, method: str, kwargs: dict, batches, device) -> tu
     return qmodel, time.perf_counter() - start, _peak_mib(device)
 
 
-def evaluate_model(fp32, qmodel, scheme_name: str, images, labels, device, args) -> dict:
-    _reset_peak(device)
-    with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / "model.safetensors"
-        artifact.save_artifact(path, qmodel, arch=fp32.name, num_classes=fp32.num_classes,
-                               scheme=scheme_name, generator="benchmark")
-        contents = artifact.read_artifact(path)
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    predictions = evaluate.predict_tensor(qmodel, images, device, args.eval_batch_size, label=scheme_name)
-    return {"top1": evaluate.top1(predictions.classes, labels),
-            "compression": compression_ratio(contents.fp32_bytes, contents.quantized_bytes),
+def artifact_name(row: dict) -> str:
+    """A file name for a row's artifact: letters, digits, '.', '_' and '-' only."""
+    text = "-".join((row["model"], row["scheme"], row["generator"], row["method"]))
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in text) + ".safetensors"
+
+
+def save_model(fp32, qmodel, scheme_name: str, path: Path) -> dict:
+    """Write the artifact (sizes come from it, as the kit and the scorer account them)."""
+    artifact.save_artifact(path, qmodel, arch=fp32.name, num_classes=fp32.num_classes,
+                           scheme=scheme_name, generator="benchmark")
+    contents = artifact.read_artifact(path)
+    return {"compression": compression_ratio(contents.fp32_bytes, contents.quantized_bytes),
             "quantized_bytes": contents.quantized_bytes, "fp32_bytes": contents.fp32_bytes,
-            "artifact_sha256": digest,
-            "eval_images_per_second": predictions.images_per_second,
-            "eval_peak_mib": _peak_mib(device)}
+            "artifact_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+
+
+def accuracy(qmodel, images, labels, device, args, label: str) -> dict:
+    _reset_peak(device)
+    predictions = evaluate.predict_tensor(qmodel, images, device, args.eval_batch_size, label=label)
+    return {"top1": evaluate.top1(predictions.classes, labels), "images": len(labels),
+            "eval_images_per_second": predictions.images_per_second, "eval_peak_mib": _peak_mib(device),
+            "eval_device": str(device)}
+
+
+def evaluate_saved(args) -> int:
+    """Top-1 of the artifacts of a --skip-eval run, on this machine (same predictions as anywhere)."""
+    source = Path(args.evaluate)
+    run = json.loads((source / "generators.json").read_text())
+    device = resolve_device(args.device)
+    folders, fp32_top1 = DecodedFolders(device, args.limit), {}
+    for row in run["rows"]:
+        weights, folder, classes, _ = model_setup(row["model"], args)
+        if row["model"] not in fp32_top1:
+            fp32 = load_fp32_model(row["model"], weights)
+            images, labels = folders.get(folder, data.class_list_for(fp32.num_classes, classes))
+            fp32_top1[row["model"]] = accuracy(fp32.model.to(device), images, labels, device, args,
+                                               f"{row['model']} fp32")["top1"]
+        qmodel, contents = artifact.load_artifact(source / "models" / row["artifact"], device=device)
+        images, labels = folders.get(folder, data.class_list_for(contents.num_classes, classes))
+        row.update(accuracy(qmodel, images, labels, device, args, row["artifact"]), data=str(folder),
+                   fp32_top1=fp32_top1[row["model"]])
+        row["gap"] = row["top1"] - row["fp32_top1"]
+        print(f"{row['artifact']}: top-1 {row['top1']:.2f} (FP32 {row['fp32_top1']:.2f})", file=sys.stderr, flush=True)
+        write(Path(args.out), run["environment"], run["rows"])
+    return 0
 
 
 def markdown(env: dict, rows: list[dict]) -> str:
@@ -281,10 +320,12 @@ def markdown(env: dict, rows: list[dict]) -> str:
                                         r.get("method", "rtn")))
     for r in order:
         name = f"{r['generator']} (reference)" if r["reference"] else r["generator"]
-        lines.append(f"| {r['model']} | {r['scheme']} | {name} | {r.get('method', 'rtn')} | {r['images']} | "
-                     f"{r['fp32_top1']:.2f} | {r['top1']:.2f} | {r['gap']:+.2f} | {r['compression']:.2f} | "
+        fp32, top1, gap = ((f"{r['fp32_top1']:.2f}", f"{r['top1']:.2f}", f"{r['gap']:+.2f}")
+                           if r.get("top1") is not None else ("-", "-", "-"))
+        lines.append(f"| {r['model']} | {r['scheme']} | {name} | {r.get('method', 'rtn')} | {r.get('images', '-')} | "
+                     f"{fp32} | {top1} | {gap} | {r['compression']:.2f} | "
                      f"{r['generation_seconds']:.1f} | {r['calibration_seconds']:.1f} | "
-                     f"{r.get('reconstruction_seconds', 0.0):.1f} | {r['eval_images_per_second']:.0f} | "
+                     f"{r.get('reconstruction_seconds', 0.0):.1f} | {r.get('eval_images_per_second', 0):.0f} | "
                      f"{r['generation_peak_mib']:.0f} / {r.get('method_peak_mib', 0.0):.0f} |")
     return "\n".join(lines) + "\n"
 
@@ -302,6 +343,8 @@ def main(argv=None) -> int:
     if args.merge:
         write(Path(args.out), *merge(args.merge))
         return 0
+    if args.evaluate:
+        return evaluate_saved(args)
     models = [check_model_name(m) for m in args.models.split(",") if m]
     generators = [g for g in args.generators.split(",") if g]
     schemes = [quant.get_scheme(s).name for s in args.schemes.split(",") if s]
@@ -319,9 +362,9 @@ def main(argv=None) -> int:
         weights, folder, classes, calibration = model_setup(model_name, args)
         fp32 = load_fp32_model(model_name, weights)
         fp32.model.to(device)
-        images, labels = folders.get(folder, data.class_list_for(fp32.num_classes, classes))
-        fp32_top1 = evaluate.top1(evaluate.predict_tensor(fp32.model, images, device, args.eval_batch_size,
-                                                          label=f"{model_name} fp32").classes, labels)
+        if not args.skip_eval:
+            images, labels = folders.get(folder, data.class_list_for(fp32.num_classes, classes))
+            fp32_top1 = accuracy(fp32.model, images, labels, device, args, f"{model_name} fp32")["top1"]
         for spec in generators:
             generator, variant = generator_variant(spec)
             kwargs = dict(extra.get(generator, {}), **variant)
@@ -339,19 +382,25 @@ def main(argv=None) -> int:
                     qmodel, method_seconds, method_peak = optimised(fp32, rtn_model, method, method_kwargs,
                                                                     batches, device)
                     row = {"model": model_name, "generator": spec, "scheme": scheme, "method": method_spec,
-                           "reference": not synth.is_allowed_in_challenge(generator), "images": len(labels),
+                           "reference": not synth.is_allowed_in_challenge(generator),
                            "calibration_samples": sum(len(b) for b in batches), "generator_kwargs": kwargs,
                            "method_kwargs": method_kwargs, "weights": weights, "data": str(folder),
-                           "fp32_top1": fp32_top1, "generation_seconds": seconds, "generation_peak_mib": peak,
+                           "generation_seconds": seconds, "generation_peak_mib": peak,
                            "calibration_seconds": calibration_seconds, "reconstruction_seconds": method_seconds,
                            "method_peak_mib": method_peak}
-                    row.update(evaluate_model(fp32, qmodel, scheme, images, labels, device, args))
-                    row["gap"] = row["top1"] - fp32_top1
+                    row["artifact"] = artifact_name(row)
+                    models_dir = Path(args.out) / "models"
+                    models_dir.mkdir(parents=True, exist_ok=True)
+                    row.update(save_model(fp32, qmodel, scheme, models_dir / row["artifact"]))
+                    if not args.skip_eval:
+                        (models_dir / row["artifact"]).unlink()  # measured here; only --skip-eval keeps them
+                        row.update(accuracy(qmodel, images, labels, device, args, scheme), fp32_top1=fp32_top1)
+                        row["gap"] = row["top1"] - fp32_top1
                     rows.append(row)
                     write(Path(args.out), env, rows)
-                    print(f"{model_name} {scheme} {generator} {method_spec}: top-1 {row['top1']:.2f} "
-                          f"(FP32 {fp32_top1:.2f}), generation {seconds:.1f} s, method {method_seconds:.1f} s",
-                          file=sys.stderr, flush=True)
+                    measured = f"top-1 {row['top1']:.2f} (FP32 {fp32_top1:.2f})" if "top1" in row else "saved"
+                    print(f"{model_name} {scheme} {generator} {method_spec}: {measured}, generation {seconds:.1f} s, "
+                          f"method {method_seconds:.1f} s", file=sys.stderr, flush=True)
                     del qmodel
             del batches
     return 0

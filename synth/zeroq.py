@@ -25,6 +25,7 @@ import torch
 
 from synth import register_generator
 from synth._bn_stats import batchnorm_layers, frozen_teacher
+from synth._plateau import plateau_step
 
 
 def _channel_stats(x: torch.Tensor, per_batch: bool, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -68,16 +69,6 @@ def _pad_single_image(x: torch.Tensor) -> torch.Tensor:
     if x.shape[0] != 1 or x.device.type != "cpu":
         return x
     return torch.cat([x, torch.zeros_like(x)])
-
-
-def _plateau_step(lr, best, bad, loss, *, factor, patience, min_lr, threshold):
-    """ReduceLROnPlateau (mode min, relative threshold, no cooldown) on device tensors."""
-    improved = loss < best * (1 - threshold)
-    best.copy_(torch.where(improved, loss, best))
-    bad.copy_(torch.where(improved, torch.zeros_like(bad), bad + 1))
-    reduce = bad > patience
-    lr.copy_(torch.where(reduce, torch.clamp(lr * factor, min=min_lr), lr))
-    bad.copy_(torch.where(reduce, torch.zeros_like(bad), bad))
 
 
 def distill(model, images, *, iterations=500, lr=0.5, patience=100, factor=0.1, min_lr=1e-4,
@@ -128,7 +119,7 @@ def distill(model, images, *, iterations=500, lr=0.5, patience=100, factor=0.1, 
                 loss = loss.detach()
                 history.index_copy_(0, step_index, loss.view(1))
                 step_index.add_(1)
-                _plateau_step(lr_now, best, bad, loss, factor=factor, patience=patience,
+                plateau_step(lr_now, best, bad, loss, factor=factor, patience=patience,
                               min_lr=min_lr, threshold=threshold)
             records.clear()
 

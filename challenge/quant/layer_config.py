@@ -76,9 +76,14 @@ def read_layer_config(path: str | Path) -> list[dict]:
 
 def resolve_layer_specs(layer_names: list[str], scheme: Scheme, rules: list[dict] | None = None) -> dict[str, LayerSpec]:
     specs = {name: default_spec(scheme) for name in layer_names}
-    if scheme.image_act_bits is not None and layer_names:
-        # The first layer in module order reads the image: the stem conv of all three models.
-        specs[layer_names[0]] = replace(specs[layer_names[0]], act_bits=scheme.image_act_bits)
+    if scheme.edge_bits is not None and layer_names:
+        # In module order the first layer is the stem conv (it reads the image) and the last one
+        # the classifier, in all three architectures.
+        first, last = layer_names[0], layer_names[-1]
+        edge = scheme.edge_bits
+        specs[first] = replace(specs[first], weight_bits=max(edge, specs[first].weight_bits),
+                               act_bits=max(edge, specs[first].act_bits))
+        specs[last] = replace(specs[last], act_bits=max(edge, specs[last].act_bits))
     for rule in rules or []:
         matched = fnmatch.filter(layer_names, rule["match"])
         if not matched:

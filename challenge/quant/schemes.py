@@ -20,7 +20,12 @@ class Scheme:
     weight_observer: str = "minmax"  # minmax | mse (weights.py)
     act_observer: str = "mse"  # minmax | percentile | mse (observers.py)
     reduce_range: bool = False  # activations on half the unsigned range, as fbgemm's reduce_range
-    image_act_bits: int | None = None  # bits of the model's input image (the first layer's input); None: act_bits
+    # Below 8 bits, the two ends of the network keep `edge_bits` (None: the scheme's bits everywhere):
+    # the first layer's weights and its input (the image) and the last layer's input. They cost
+    # almost nothing in size, and BRECQ, QDrop and Genie all keep them at 8 bits; the last layer's
+    # *weights* follow the scheme (on MobileNetV2 they are a third of the model, so 8 bits there
+    # would cost 4.5 points of compression, which a compression-first challenge cannot give away).
+    edge_bits: int | None = None
     description: str = ""
 
     @property
@@ -51,10 +56,10 @@ def list_schemes() -> list[str]:
 register_scheme(Scheme("int8", 8, 8, description="per-channel 8-bit weights, 8-bit activations (default)"))
 register_scheme(Scheme("challenge2021", 8, 8, per_channel=False, act_observer="minmax", reduce_range=True,
                        description="the 2021 baseline: per-tensor 8-bit weights, min-max, activations in 0..127"))
-register_scheme(Scheme("w6a6", 6, 6, weight_observer="mse", description="per-channel 6-bit weights, 6-bit activations"))
-register_scheme(Scheme("w4a8", 4, 8, weight_observer="mse", description="per-channel 4-bit weights, 8-bit activations"))
-# The input image keeps 8 bits: its pixels are 8-bit integers already, and every W4A4 result
-# published (BRECQ, QDrop, Genie) leaves it so.
-register_scheme(Scheme("w4a4", 4, 4, weight_observer="mse", image_act_bits=8,
-                       description="per-channel 4-bit weights, 4-bit activations (the input image 8-bit)"))
+register_scheme(Scheme("w6a6", 6, 6, weight_observer="mse", edge_bits=8,
+                       description="per-channel 6-bit weights, 6-bit activations (first layer and last input 8-bit)"))
+register_scheme(Scheme("w4a8", 4, 8, weight_observer="mse", edge_bits=8,
+                       description="per-channel 4-bit weights, 8-bit activations (first layer 8-bit)"))
+register_scheme(Scheme("w4a4", 4, 4, weight_observer="mse", edge_bits=8,
+                       description="per-channel 4-bit weights, 4-bit activations (first layer and last input 8-bit)"))
 register_scheme(Scheme("fp32", None, None, description="no quantization: the FP32 reference"))
