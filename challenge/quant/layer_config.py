@@ -74,7 +74,11 @@ def read_layer_config(path: str | Path) -> list[dict]:
     return rules
 
 
-def resolve_layer_specs(layer_names: list[str], scheme: Scheme, rules: list[dict] | None = None) -> dict[str, LayerSpec]:
+def resolve_layer_specs(layer_names: list[str], scheme: Scheme, rules: list[dict] | None = None,
+                        stem_readers: list[str] = ()) -> dict[str, LayerSpec]:
+    """Each layer's spec: the scheme's, its edges (Scheme.edge_bits), then the rules in order.
+
+    `stem_readers`: the layers that read the first layer's output (quantize.stem_readers)."""
     specs = {name: default_spec(scheme) for name in layer_names}
     if scheme.edge_bits is not None and layer_names:
         # In module order the first layer is the stem conv (it reads the image) and the last one
@@ -83,7 +87,8 @@ def resolve_layer_specs(layer_names: list[str], scheme: Scheme, rules: list[dict
         edge = scheme.edge_bits
         specs[first] = replace(specs[first], weight_bits=max(edge, specs[first].weight_bits),
                                act_bits=max(edge, specs[first].act_bits))
-        specs[last] = replace(specs[last], act_bits=max(edge, specs[last].act_bits))
+        for name in (*stem_readers, last):
+            specs[name] = replace(specs[name], act_bits=max(edge, specs[name].act_bits))
     for rule in rules or []:
         matched = fnmatch.filter(layer_names, rule["match"])
         if not matched:

@@ -38,11 +38,30 @@ def wrap_layers(model: nn.Module, specs: dict[str, LayerSpec]) -> nn.Module:
     return model
 
 
+@torch.no_grad()
+def stem_readers(model: nn.Module, names: list[str]) -> list[str]:
+    """The layers whose input is the first layer's output (after its activation and pooling):
+    the second layer in module order and any other layer fed the same tensor (ShuffleNetV2's
+    first unit has two: both its branches). Found on one small random image, by value."""
+    inputs: dict[str, torch.Tensor] = {}
+    hooks = [model.get_submodule(n).register_forward_pre_hook(lambda m, a, n=n: inputs.setdefault(n, a[0]))
+             for n in names[1:]]
+    try:
+        parameter = next(model.parameters())
+        model(torch.randn((1, 3, 64, 64), generator=torch.Generator().manual_seed(0)).to(parameter))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    second = inputs.get(names[1]) if len(names) > 1 else None
+    return [n for n, x in inputs.items() if second is not None and x.shape == second.shape and torch.equal(x, second)]
+
+
 def prepare(fp32_model: nn.Module, scheme: Scheme, layer_rules: list[dict] | None = None) -> nn.Module:
     """A folded, wrapped copy in observe mode; the FP32 model is left untouched."""
     model = fold_batchnorm(copy.deepcopy(fp32_model).eval())
-    specs = resolve_layer_specs(quantizable_layer_names(model), scheme, layer_rules)
-    return wrap_layers(model, specs)
+    names = quantizable_layer_names(model)
+    readers = stem_readers(model, names) if scheme.edge_bits is not None else []
+    return wrap_layers(model, resolve_layer_specs(names, scheme, layer_rules, readers))
 
 
 def calibrate(model: nn.Module, batches: Iterable[torch.Tensor]) -> int:
