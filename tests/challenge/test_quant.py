@@ -68,10 +68,10 @@ def test_every_scheme_quantizes_and_stays_close(scheme):
     else:
         layers = quant_layers(qmodel)
         assert len(layers) == 21  # every conv and the linear layer of ResNet18
-        bits = get_scheme(scheme).weight_bits
-        for layer in layers.values():
-            limit = 2 ** (bits - 1) - 1
+        for layer in layers.values():  # each on its own grid (the edges of sub-8-bit schemes keep 8)
+            limit = 2 ** (layer.spec.weight_bits - 1) - 1
             assert layer.weight_int.abs().max() <= limit
+        assert {layer.spec.weight_bits for layer in layers.values()} >= {get_scheme(scheme).weight_bits}
 
 
 def test_unknown_scheme_lists_the_valid_names():
@@ -107,3 +107,29 @@ def test_observe_mode_passes_values_through():
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(prepared(x), model(x), atol=1e-4, rtol=1e-4)
+
+
+# The layers that read the stem's output, by architecture (the BRECQ/Genie "second layer").
+STEM_READERS = {"resnet18": ["layer1.0.conv1"], "mobilenet_v2": ["features.1.conv.0.0"],
+                "shufflenet_v2_x1_0": ["stage2.0.branch1.0", "stage2.0.branch2.0"]}
+
+
+@pytest.mark.parametrize("arch", MODEL_NAMES)
+@pytest.mark.parametrize("scheme", ["w6a6", "w4a8", "w4a4"])
+def test_sub_8_bit_schemes_keep_the_network_edges_at_8_bits(arch, scheme):
+    layers = quant_layers(prepare(build_architecture(arch, 10).eval(), get_scheme(scheme)))
+    names = list(layers)
+    bits = get_scheme(scheme)
+    first, last = names[0], names[-1]
+    assert (layers[first].spec.weight_bits, layers[first].spec.act_bits) == (8, 8)
+    assert layers[last].spec.act_bits == 8 and layers[last].spec.weight_bits == bits.weight_bits
+    edges = {first, last, *STEM_READERS[arch]}
+    assert all(layers[n].spec.act_bits == 8 for n in STEM_READERS[arch])
+    assert all((layers[n].spec.weight_bits, layers[n].spec.act_bits) == (bits.weight_bits, bits.act_bits)
+               for n in names if n not in edges)
+
+
+def test_a_layer_config_still_overrides_the_edges():
+    rules = [{"match": "conv1", "weight_bits": 4}, {"match": "fc", "act_bits": 4}]
+    layers = quant_layers(prepare(build_architecture("resnet18", 10).eval(), get_scheme("w4a4"), rules))
+    assert layers["conv1"].spec.weight_bits == 4 and layers["fc"].spec.act_bits == 4
