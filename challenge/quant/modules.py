@@ -11,7 +11,7 @@ from torch import nn
 
 from . import exact
 from .layer_config import LayerSpec
-from .observers import observer_factory
+from .observers import affine_qparams, observer_factory
 from .weights import dequantize, quantize_with_scale, weight_scale
 
 QUANTIZABLE = (nn.Conv2d, nn.Linear)
@@ -28,6 +28,8 @@ class ActQuantizer(nn.Module):
         self.qmin, self.qmax = activation_range(bits, reduce_range)
         self.observer = observer_factory(observer, **observer_args)()
         self.mode = "observe"
+        # (low, high): the range is known in advance and neither calibrated nor learned (the image).
+        self.fixed_range: tuple[float, float] | None = None
         self.register_buffer("scale", torch.ones(1))
         self.register_buffer("zero_point", torch.zeros(1, dtype=torch.int32))
 
@@ -40,7 +42,11 @@ class ActQuantizer(nn.Module):
     def freeze(self) -> None:
         if not self.observer.seen:
             raise RuntimeError("an activation quantizer saw no data during calibration")
-        scale, zero_point = self.observer.calculate_qparams(self.qmin, self.qmax)
+        if self.fixed_range is not None:
+            low, high = (torch.tensor(v, device=self.scale.device) for v in self.fixed_range)
+            scale, zero_point = affine_qparams(low, high, self.qmin, self.qmax)
+        else:
+            scale, zero_point = self.observer.calculate_qparams(self.qmin, self.qmax)
         self.scale.copy_(scale)
         self.zero_point.copy_(zero_point)
         self.observer = None  # statistics are no longer needed; frees the samples

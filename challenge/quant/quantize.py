@@ -56,12 +56,28 @@ def stem_readers(model: nn.Module, names: list[str]) -> list[str]:
     return [n for n, x in inputs.items() if second is not None and x.shape == second.shape and torch.equal(x, second)]
 
 
+def image_range() -> tuple[float, float]:
+    """The range of a normalized image: pixel 0 of the channel that maps lowest, pixel 1 of the one
+    that maps highest (about -2.12 .. 2.64 for ImageNet's mean and std)."""
+    from ..data import IMAGENET_MEAN, IMAGENET_STD
+
+    return (min(-m / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD)),
+            max((1 - m) / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD)))
+
+
 def prepare(fp32_model: nn.Module, scheme: Scheme, layer_rules: list[dict] | None = None) -> nn.Module:
     """A folded, wrapped copy in observe mode; the FP32 model is left untouched."""
     model = fold_batchnorm(copy.deepcopy(fp32_model).eval())
     names = quantizable_layer_names(model)
     readers = stem_readers(model, names) if scheme.edge_bits is not None else []
-    return wrap_layers(model, resolve_layer_specs(names, scheme, layer_rules, readers))
+    model = wrap_layers(model, resolve_layer_specs(names, scheme, layer_rules, readers))
+    stem = model.get_submodule(names[0]).input_quant if names else None
+    if scheme.edge_bits is not None and stem is not None:
+        # Below 8 bits the image's quantizer covers exactly what a photo can hold. Synthetic images
+        # go outside it (GDFQ's reached -1.96 .. 1.89, Genie-D's -1.18 .. 2.40, clipping real
+        # pixels); calibrated or learned on them, the first layer's input range was theirs.
+        stem.fixed_range = image_range()
+    return model
 
 
 def calibrate(model: nn.Module, batches: Iterable[torch.Tensor]) -> int:

@@ -21,7 +21,8 @@ class Scheme:
     act_observer: str = "mse"  # minmax | percentile | mse (observers.py)
     reduce_range: bool = False  # activations on half the unsigned range, as fbgemm's reduce_range
     # Below 8 bits, the two ends of the network keep `edge_bits` (None: the scheme's bits everywhere):
-    # the first layer's weights and its input (the image), the input of the layers that read the
+    # the first layer's weights and its input (the image, on exactly the range a normalized photo
+    # can hold: quantize.prepare), the input of the layers that read the
     # first layer's output, and the last layer's input. They cost almost nothing in size, and
     # BRECQ and Genie keep them at 8 bits (QDrop all but the second); the last layer's
     # *weights* follow the scheme (on MobileNetV2 they are a third of the model, so 8 bits there

@@ -133,3 +133,20 @@ def test_a_layer_config_still_overrides_the_edges():
     rules = [{"match": "conv1", "weight_bits": 4}, {"match": "fc", "act_bits": 4}]
     layers = quant_layers(prepare(build_architecture("resnet18", 10).eval(), get_scheme("w4a4"), rules))
     assert layers["conv1"].spec.weight_bits == 4 and layers["fc"].spec.act_bits == 4
+
+
+@pytest.mark.parametrize("method", ["rtn", "brecq"])
+def test_below_8_bits_the_image_quantizer_covers_the_pixel_range_whatever_the_data(method):
+    from challenge.quant.observers import affine_qparams
+    from challenge.quant.quantize import image_range
+
+    torch.manual_seed(0)
+    batches = [torch.randn(4, 3, 32, 32) * 3 for _ in range(2)]  # spans far more than a photo can
+    kwargs = {"iterations": 3, "batch_size": 4} if method == "brecq" else {}
+    qmodel = quantize_model(build_architecture("resnet18", 10).eval(), get_scheme("w4a4"), batches,
+                            method=method, method_kwargs=kwargs)
+    stem = quant_layers(qmodel)["conv1"].input_quant
+    scale, zero_point = affine_qparams(*(torch.tensor(v) for v in image_range()), 0, 255)
+    assert torch.equal(stem.scale, scale) and torch.equal(stem.zero_point, zero_point)
+    int8 = quantize_model(build_architecture("resnet18", 10).eval(), get_scheme("int8"), batches)
+    assert not torch.equal(quant_layers(int8)["conv1"].input_quant.scale, scale)  # int8 calibrates it

@@ -75,7 +75,8 @@ class LearnedQuantLayer(nn.Module):
         act = qlayer.input_quant
         if act is not None:
             self.register_buffer("act_scale0", act.scale.detach().clone().float())
-            self.act_log_scale = nn.Parameter(torch.zeros_like(self.act_scale0), requires_grad=learn_act_scale)
+            self.act_log_scale = nn.Parameter(torch.zeros_like(self.act_scale0),
+                                              requires_grad=learn_act_scale and act.fixed_range is None)
             self.qmin, self.qmax = act.qmin, act.qmax
             self.register_buffer("zero_point", act.zero_point.detach().clone().float())
 
