@@ -32,6 +32,29 @@ class Exported:
     seconds: float
 
 
+def require_packages() -> None:
+    """onnx and onnxruntime (requirements.txt) are only needed here: say so in one line."""
+    import importlib.util
+
+    missing = [name for name in ("onnx", "onnxruntime") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise KitError(f"ONNX export and the onnxruntime runtime need the {' and '.join(missing)} package(s); "
+                       "install them with pip install -r requirements.txt")
+
+
+def check_output_path(out) -> Path:
+    """Fail early on an --out that cannot be written (a folder, a file as a parent, read-only)."""
+    out = Path(out)
+    if out.is_dir():
+        raise KitError(f"ONNX output {str(out)!r} is a folder; pass the path of the .onnx file to write")
+    parent = out.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise KitError(f"cannot write ONNX output {str(out)!r}: {str(parent)!r} is not a writable folder")
+    return out
+
+
 def check_exportable(contents) -> None:
     """Every scheme of the kit's registry exports (the tests run over it); others are refused."""
     from ..quant import list_schemes
@@ -70,41 +93,36 @@ def build_onnx(model, contents):
 
 def onnx_model(artifact_path):
     """(ModelProto, ArtifactContents) of an artifact file; raises ArtifactError (a KitError)."""
-    from ..artifact import load_artifact, read_artifact
+    from ..artifact import load_artifact
 
-    check_exportable(read_artifact(artifact_path))  # fail before rebuilding the model
     model, contents = load_artifact(artifact_path, device="cpu")
     return build_onnx(model, contents), contents
 
 
 def _write_atomically(data: bytes, out: Path) -> None:
     """A reader never sees half a file: written beside the target, then renamed over it."""
+    temporary = None
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    except OSError as error:
-        raise KitError(f"cannot write {str(out)!r} ({error.strerror or type(error).__name__}); "
-                       "pass --out with a path in a writable folder") from None
-    try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
         os.replace(temporary, out)
     except OSError as error:
-        raise KitError(f"cannot write {str(out)!r} ({error.strerror or type(error).__name__}); "
-                       "pass --out with a path in a writable folder") from None
+        raise KitError(f"cannot write ONNX output {str(out)!r} ({error.strerror or type(error).__name__}); "
+                       "pass a path in a writable folder") from None
     finally:
-        if os.path.exists(temporary):
+        if temporary is not None and os.path.exists(temporary):
             os.unlink(temporary)
 
 
 def export_artifact(artifact_path, out) -> Exported:
     """Write the ONNX model of an artifact to `out`; nothing is written if anything fails."""
     start = time.perf_counter()
-    out = Path(out)
-    if out.is_dir():
-        raise KitError(f"--out {str(out)!r} is a folder; pass the path of the .onnx file to write")
+    require_packages()
+    out = check_output_path(out)
     if out.exists() and Path(artifact_path).exists() and out.resolve() == Path(artifact_path).resolve():
-        raise KitError(f"--out {str(out)!r} is the artifact itself; pass another path")
+        raise KitError(f"ONNX output {str(out)!r} is the artifact itself; pass another path")
     proto, contents = onnx_model(artifact_path)
     _write_atomically(proto.SerializeToString(), out)
     return Exported(out, contents.scheme, contents.arch, len(proto.graph.node), time.perf_counter() - start)
