@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -93,7 +94,9 @@ def markdown(report: dict) -> str:
              f"torch {report['torch']}, onnxruntime {report.get('onnxruntime', '-')}, python {report['python']}; "
              f"batch {report['batch_size']}, decoded images, median images/s of {report['rounds']} interleaved "
              "rounds (each round times every configuration once). The machine is shared: other processes may "
-             "have been running, which moves all figures but hits every configuration of a round alike.", "",
+             "have been running, which moves all figures but hits every configuration of a round alike "
+             f"(1-minute load average at the start {report.get('load_average_start', ['?'])[0]}, at the end "
+             f"{report.get('load_average_end', ['?'])[0]}).", "",
              "| model | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
     for model, result in report["models"].items():
         lines.append(f"| {model} | " + " | ".join(f"{result['median'][n]:.1f}" for n in names) + " |")
@@ -141,8 +144,10 @@ def main(argv=None) -> int:
         import onnxruntime
 
         report["onnxruntime"] = onnxruntime.__version__
+    report["load_average_start"] = os.getloadavg()  # other processes on the machine, for the record
     for arch, (weights, folder, classes) in setups.items():
         report["models"][arch] = measure(args, arch, weights, folder, classes, device)
+    report["load_average_end"] = os.getloadavg()
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)

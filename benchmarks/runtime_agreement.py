@@ -63,6 +63,10 @@ def evaluate_all(args) -> dict:
               "torchvision": torchvision.__version__, "python": platform.python_version(), "models": {}}
     if str(args.device).startswith("cuda"):
         report["gpu"] = torch.cuda.get_device_name(0)
+    if args.runtime == "onnxruntime":
+        import onnxruntime
+
+        report["onnxruntime"] = onnxruntime.__version__
     for model in args.models.split(","):
         weights, folder, classes = DEFAULT_SETUP[model]
         root = ASSETS / folder

@@ -15,6 +15,10 @@ from onnx import TensorProto, helper, numpy_helper
 OPSET = 21
 
 
+def _pair(value) -> list[int]:
+    return list(value) if isinstance(value, (tuple, list)) else [value, value]
+
+
 class Graph:
     def __init__(self):
         self.nodes: list[onnx.NodeProto] = []
@@ -57,11 +61,10 @@ class Graph:
         return self.op("Add", [a, b], f"{hint}.add")
 
     def max_pool(self, x: str, pool, hint: str) -> str:
-        pair = lambda v: list(v) if isinstance(v, (tuple, list)) else [v, v]  # noqa: E731
-        if pool.ceil_mode or pair(pool.dilation) != [1, 1]:
+        if pool.ceil_mode or _pair(pool.dilation) != [1, 1]:
             raise NotImplementedError("max pooling with ceil_mode or dilation is not used by the kit's models")
-        padding = pair(pool.padding)
-        return self.op("MaxPool", [x], hint, kernel_shape=pair(pool.kernel_size), strides=pair(pool.stride),
+        padding = _pair(pool.padding)
+        return self.op("MaxPool", [x], hint, kernel_shape=_pair(pool.kernel_size), strides=_pair(pool.stride),
                        pads=padding + padding)
 
     def global_average_pool(self, x: str, hint: str) -> str:
@@ -87,12 +90,15 @@ class Graph:
 
     def model(self, input_name: str, output_name: str, num_classes: int, doc: str,
               metadata: dict[str, str]) -> onnx.ModelProto:
-        """Images in (batch, 3, 224, 224) float32, ImageNet-normalized; logits out."""
-        inputs = [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, ["batch", 3, 224, 224])]
+        """Images in (batch, 3, height, width) float32, ImageNet-normalized (the kit evaluates
+        224 x 224; the three architectures take any size); logits out."""
+        inputs = [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, ["batch", 3, "height", "width"])]
         outputs = [helper.make_tensor_value_info(output_name, TensorProto.FLOAT, ["batch", num_classes])]
         graph = helper.make_graph(self.nodes, "dfq", inputs, outputs, self.initializers, doc_string=doc)
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                                   producer_name="dfq-challenge-kit")
-        model.ir_version = 10  # ONNX Runtime reads IR 10 (onnx 1.16+); newer onnx packages write 11
+        # IR 10 (onnx 1.16) is the first that carries opset 21; newer onnx packages would write
+        # their own, newer IR, which older runtimes refuse to load.
+        model.ir_version = 10
         helper.set_model_props(model, metadata)
         return model

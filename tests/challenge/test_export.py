@@ -1,9 +1,10 @@
 """ONNX export (challenge/export) and the onnxruntime runtime: the graph is the artifact's model.
 
 Random-weight models check every scheme and architecture (onnx.checker, the integers, the float
-graph against PyTorch); the trained stand-ins check that ONNX Runtime's integer kernels predict
-what the reference runtime predicts on real images.
+graph against PyTorch) on small images; the trained stand-ins check that ONNX Runtime's integer
+kernels predict what the reference runtime predicts on real images.
 """
+import dataclasses
 import json
 import subprocess
 import sys
@@ -19,14 +20,18 @@ from onnx import numpy_helper  # noqa: E402
 
 from challenge import data, evaluate  # noqa: E402
 from challenge.artifact import load_artifact, read_artifact, save_artifact  # noqa: E402
+from challenge.errors import KitError  # noqa: E402
 from challenge.export import export_artifact  # noqa: E402
-from challenge.export.runtime import OnnxRuntimeModel, fused_operators  # noqa: E402
+from challenge.export.runtime import OnnxRuntimeModel, fused_operators, session  # noqa: E402
 from challenge.models import MODEL_NAMES, build_architecture, load_fp32_model  # noqa: E402
 from challenge.quant import get_scheme, list_schemes, quantize_model  # noqa: E402
 from challenge.quant.exact import exact_runtime, normalize_exact  # noqa: E402
-from tests.conftest import IMAGENETTE, REPO, STANDINS, require  # noqa: E402
+from tests.conftest import ASSETS, IMAGENET_VAL, IMAGENETTE, REPO, require  # noqa: E402
 
-IMAGES = torch.randint(0, 256, (2, 3, 224, 224), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+# The graph takes any image size, as the architectures do; 64 x 64 keeps the tests fast.
+IMAGES = torch.randint(0, 256, (2, 3, 64, 64), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+# Every architecture at int8, every other scheme on MobileNetV2 (ReLU6, residual adds).
+CASES = [(arch, "int8") for arch in MODEL_NAMES] + [("mobilenet_v2", s) for s in list_schemes() if s != "int8"]
 
 
 def _random_model(arch):
@@ -38,17 +43,19 @@ def _random_model(arch):
         if isinstance(module, torch.nn.BatchNorm2d):
             module.momentum = None  # a plain average over the batches below
     with torch.no_grad():
-        for _ in range(2):
-            model(torch.randn(8, 3, 64, 64))
+        model(torch.randn(8, 3, 32, 32))
     return model.eval()
 
 
-def _artifact(folder, arch, scheme, model=None):
+def _artifact(folder, arch, scheme, model=None, calibration=None, num_classes=10):
     model = model if model is not None else _random_model(arch)
-    calibration = [torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))]
-    qmodel = quantize_model(model, get_scheme(scheme), calibration)
+    calibration = calibration or [torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))]
+    # The scheme's grids with min-max observers: the same kind of artifact, without the MSE
+    # searches that take minutes at 6 bits (the export reads the grids, not how they were chosen).
+    fast = dataclasses.replace(get_scheme(scheme), weight_observer="minmax", act_observer="minmax")
     path = folder / f"{arch}-{scheme}.safetensors"
-    save_artifact(path, qmodel, arch=arch, num_classes=10, scheme=scheme, generator="gaussian")
+    save_artifact(path, quantize_model(model, fast, calibration), arch=arch, num_classes=num_classes,
+                  scheme=scheme, generator="gaussian")
     return path
 
 
@@ -57,13 +64,9 @@ def _logits(model, images=IMAGES):
         return model(normalize_exact(images))
 
 
-# Every architecture at int8, every other scheme on MobileNetV2 (ReLU6, residual adds).
-CASES = [(arch, "int8") for arch in MODEL_NAMES] + [("mobilenet_v2", s) for s in list_schemes() if s != "int8"]
-
-
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    """(arch, scheme) -> (artifact path, onnx path), made once for the module."""
+    """(arch, scheme) -> (artifact path, onnx path), each made once for the module."""
     folder, made = tmp_path_factory.mktemp("export"), {}
 
     def get(arch, scheme):
@@ -81,32 +84,34 @@ def test_export_passes_the_checker_and_holds_the_artifacts_numbers(exported, arc
     onnx.checker.check_model(proto, full_check=True)
     constants = {t.name: numpy_helper.to_array(t) for t in proto.graph.initializer}
     contents = read_artifact(artifact)
-    assert json.loads(dict((p.key, p.value) for p in proto.metadata_props)["dfq_artifact"]) == contents.metadata
+    assert json.loads({p.key: p.value for p in proto.metadata_props}["dfq_artifact"]) == contents.metadata
     for name, (values, bits) in contents.int_weights.items():
         assert constants[f"{name}.weight.int"].dtype == np.int8  # sub-8-bit weights too, on their grid
         assert np.array_equal(constants[f"{name}.weight.int"], values.numpy()), name
         scale = contents.floats[f"{name}.weight.scale"].numpy()
         assert np.array_equal(constants[f"{name}.weight.scale"].reshape(-1), scale), name
-    for name, spec in contents.layers.items():
-        if spec["act_bits"] is not None:
-            assert constants[f"{name}.input.scale"] == contents.floats[f"{name}.input.scale"].item()
-            assert constants[f"{name}.input.zero_point"] == contents.floats[f"{name}.input.zero_point"].item()
-            assert constants[f"{name}.input.zero_point"].dtype == np.uint8
-    quantizers = sum(n.op_type == "QuantizeLinear" for n in proto.graph.node)
-    assert quantizers == sum(spec["act_bits"] is not None for spec in contents.layers.values())
+    quantized = [name for name, spec in contents.layers.items() if spec["act_bits"] is not None]
+    for name in quantized:
+        assert constants[f"{name}.input.scale"] == contents.floats[f"{name}.input.scale"].item()
+        assert constants[f"{name}.input.zero_point"] == contents.floats[f"{name}.input.zero_point"].item()
+        assert constants[f"{name}.input.zero_point"].dtype == np.uint8
+    ops = [n.op_type for n in proto.graph.node]
+    narrow = [n for n in quantized if contents.layers[n]["act_bits"] < 8 or contents.layers[n]["reduce_range"]]
+    assert ops.count("QuantizeLinear") == len(quantized)
+    assert sum(n.op_type == "Clip" and n.input[0].endswith(".input.q") for n in proto.graph.node) == len(narrow)
+    # ONNX Runtime loads and runs it (unoptimized, the quickest check; optimized runs are below).
+    (logits,) = session(path.read_bytes(), level="ORT_DISABLE_ALL").run(None, {"input": normalize_exact(IMAGES).numpy()})
+    assert logits.shape == (2, 10) and np.isfinite(logits).all()
 
 
-@pytest.mark.parametrize("arch, scheme", CASES)
-def test_onnxruntime_computes_the_reference_model(exported, arch, scheme):
-    """The float graph is the PyTorch model (same topology); quantized graphs are near the reference."""
-    artifact, path = exported(arch, scheme)
+@pytest.mark.parametrize("arch", MODEL_NAMES)
+def test_the_float_graph_is_the_pytorch_model(exported, arch):
+    """fp32 checks the topology (every add, split, shuffle and pool) to float rounding; quantized
+    graphs are checked on real images below (on random weights one rounding step cascades)."""
+    artifact, path = exported(arch, "fp32")
     reference, _ = load_artifact(artifact)
     expected, got = _logits(reference), _logits(OnnxRuntimeModel(path.read_bytes()))
-    spread = float(expected.abs().max())
-    # fp32: only float rounding apart. Quantized random-weight models: a value on a rounding
-    # boundary may move one step, so the logits agree roughly, not bit for bit.
-    tolerance = 1e-4 if scheme == "fp32" else 0.15
-    assert float((expected - got).abs().max()) <= tolerance * spread, (arch, scheme)
+    assert float((expected - got).abs().max()) <= 1e-4 * float(expected.abs().max()), arch
 
 
 def test_int8_runs_on_integer_kernels(exported):
@@ -114,29 +119,29 @@ def test_int8_runs_on_integer_kernels(exported):
     assert counts["QLinearConv"] == 8 and counts["QGemm"] == 1  # each block's first conv, the classifier
 
 
-@pytest.fixture(scope="module")
-def standin_artifacts(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("standins")
-    paths = {}
-    for arch in ("resnet18", "shufflenet_v2_x1_0"):
-        fp32 = load_fp32_model(arch, require(STANDINS) / f"{arch}-imagenette10.pth")
-        paths[arch] = _artifact(folder, arch, "int8", fp32.model)
-    return paths
+REAL = {"resnet18": ("standins/resnet18-imagenette10.pth", IMAGENETTE, 80),
+        "mobilenet_v2": ("mobilenet_v2-b0353104.pth", IMAGENET_VAL, 50),
+        "shufflenet_v2_x1_0": ("standins/shufflenet_v2_x1_0-imagenette10.pth", IMAGENETTE, 80)}
 
 
-@pytest.mark.parametrize("arch", ["resnet18", "shufflenet_v2_x1_0"])
-def test_onnxruntime_predicts_as_the_reference_on_real_images(standin_artifacts, arch):
-    root = require(IMAGENETTE)
-    records = data.list_images(root, data.read_class_list(root / "wnids.txt"))[::35]  # 48 images, all classes
-    images, labels = data.decode_all(data.ImageDataset(root, records), num_workers=0)
-    reference, _ = load_artifact(standin_artifacts[arch])
-    ort_model = OnnxRuntimeModel(export_artifact(standin_artifacts[arch], standin_artifacts[arch].with_suffix(".onnx"))
-                                 .path.read_bytes())
+@pytest.mark.parametrize("arch", MODEL_NAMES)
+def test_onnxruntime_predicts_as_the_reference_on_real_images(tmp_path, arch):
+    weights, root, least_top1 = REAL[arch]
+    fp32 = load_fp32_model(arch, require(ASSETS / "weights" / weights))
+    wnids = data.read_class_list(root / "wnids.txt") if fp32.num_classes == 10 else data.class_list_for(1000)
+    records = data.list_images(require(root), wnids)
+    step = len(records) // 16
+    images, labels = data.decode_all(data.ImageDataset(root, records[::step][:16]), num_workers=0)
+    others, _ = data.decode_all(data.ImageDataset(root, records[step // 2::step][:4]), num_workers=0)
+    artifact = _artifact(tmp_path, arch, "int8", fp32.model, [data.normalize(others)], fp32.num_classes)
+    reference, _ = load_artifact(artifact)
+    ort_model = OnnxRuntimeModel(export_artifact(artifact, tmp_path / "m.onnx").path.read_bytes())
     a = evaluate.predict_tensor(reference, images, batch_size=16).classes
     b = evaluate.predict_tensor(ort_model, images, batch_size=16).classes
-    differ = sum(x != y for x, y in zip(a, b))
-    assert differ <= 1, f"{differ} of {len(records)} predictions differ"  # the bound: 99% agreement
-    assert evaluate.top1(a, labels) > 80  # trained models on real images, not noise
+    # 99.3-100% agreement on the shared sets (benchmarks/results/onnxruntime-agreement.md): on 16
+    # images none is expected; one is allowed for another CPU's kernels.
+    assert sum(x != y for x, y in zip(a, b)) <= 1
+    assert evaluate.top1(a, labels) > least_top1  # trained models on real images, not noise
 
 
 # ---------------------------------------------------------------- command line
@@ -170,27 +175,35 @@ def test_bad_inputs_end_with_one_line_and_exit_2(exported, tmp_path):
     save_file({"weight": torch.zeros(3)}, not_kit)
     _one_line_error(_run(not_kit, "--out", tmp_path / "a.onnx"), "other.safetensors", "metadata")
     artifact, _ = exported("resnet18", "int8")
-    metadata = read_artifact(artifact).metadata
     foreign = tmp_path / "w3a3.safetensors"
-    save_file(load_file(artifact), foreign, metadata={"dfq_artifact": json.dumps(dict(metadata, scheme="w3a3"))})
+    metadata = dict(read_artifact(artifact).metadata, scheme="w3a3")
+    save_file(load_file(artifact), foreign, metadata={"dfq_artifact": json.dumps(metadata)})
     _one_line_error(_run(foreign, "--out", tmp_path / "b.onnx"), "scheme 'w3a3'", "int8")
     (tmp_path / "file").write_text("")
     _one_line_error(_run(artifact, "--out", tmp_path / "file" / "c.onnx"), "cannot write", "c.onnx")
-    _one_line_error(_run(artifact, "--out", artifact), "is the artifact itself")
+    with pytest.raises(KitError, match="is the artifact itself"):
+        export_artifact(artifact, artifact)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "other.safetensors", "w3a3.safetensors"]
 
 
 def test_main_evaluates_with_onnxruntime_and_exports(tmp_path):
+    from challenge.cli import parse_args
     from challenge.output_format import parse
 
     root = require(IMAGENETTE)
     args = ["--model", "shufflenet_v2_x1_0", "--data", root, "--classes", root / "wnids.txt", "--weights-dir",
-            require(STANDINS), "--limit", "6", "--num-samples", "4", "--batch-size", "4", "--workers", "0",
+            require(ASSETS / "weights" / "standins"), "--limit", "6", "--num-samples", "4", "--batch-size", "4", "--workers", "0",
             "--device", "cpu", "--runtime", "onnxruntime", "--export-onnx", tmp_path / "s.onnx"]
     result = _run(*args, script=("main.py",))
     assert result.returncode == 0, result.stderr
     (section,) = parse(result.stdout.encode())
     assert section.num_images == 6 and "onnxruntime runtime" in result.stderr
     onnx.checker.check_model(onnx.load(tmp_path / "s.onnx"))
-    bad = _run(*args[:-1], tmp_path / "s.onnx" / "x", script=("main.py",))  # a file as a folder: fails at once
-    assert bad.returncode == 2 and bad.stderr.startswith("error: cannot write ONNX output"), bad.stderr
+    with pytest.raises(KitError, match="cannot write ONNX output"):  # before any model is loaded
+        parse_args([*map(str, args[:-1]), str(tmp_path / "s.onnx" / "x.onnx")])
+
+
+def test_run_bash_refuses_one_onnx_path_for_three_models():
+    result = subprocess.run(["bash", "run.bash", "--export-onnx", "m.onnx"], cwd=REPO, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2 and "python -m challenge.export" in result.stderr and result.stdout == ""
