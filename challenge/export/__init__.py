@@ -84,7 +84,7 @@ def build_onnx(model, contents):
     if layers != expected:  # a forward that skipped or repeated a layer is a bug in topology.py
         raise AssertionError(f"{contents.arch}: exported layers differ from the model's: {layers[:3]} vs {expected[:3]}")
     doc = (f"{contents.arch}, scheme {contents.scheme}, written by the dfq challenge kit from its artifact; "
-           f"input: ImageNet-normalized float32 images (batch, 3, 224, 224 as the kit evaluates); "
+           f"input: ImageNet-normalized float32 images (batch, 3, H, W), 224 x 224 as the kit evaluates; "
            f"output: {contents.num_classes} logits")
     metadata = {"dfq_artifact": json.dumps(contents.metadata, sort_keys=True)}
     proto = g.model(INPUT_NAME, OUTPUT_NAME, contents.num_classes, doc, metadata)

@@ -10,10 +10,10 @@ the dequantized weights, as the QDQ graph says. `fused_operators` shows what it 
 ONNX Runtime keeps such a weight's DequantizeLinear as a node and runs it on every call, and a
 conv whose weight is not a constant gets none of its prepacked float kernels (ResNet18, a batch
 of 32 on 2 loaded cores: its 12 float convs took 0.67 s, 0.38 s with constant weights; the whole
-batch 1.39 s, 0.98 s). So OnnxRuntimeModel
-first asks ONNX Runtime which convs it leaves in float, and computes their weights' and biases'
-DequantizeLinear once, ahead (`fold_float_weights`): the same float32 products (int8 times the
-scale, correctly rounded) as the node would compute, as constants. The file keeps its integers.
+batch 1.39 s, 0.98 s). So OnnxRuntimeModel first asks ONNX Runtime which convs it leaves in
+float, and computes their weights' and biases' DequantizeLinear once, ahead
+(`fold_float_weights`): the same float32 products (int8 times the scale, correctly rounded) as
+the node would compute, as constants. The exported file keeps its integers.
 
 Its predictions agree with the kit's reference runtime on nearly every image but not all: the
 fused kernels round a conv's output once (int32 accumulator times one multiplier), where the
@@ -68,8 +68,9 @@ class OnnxRuntimeModel(nn.Module):
 
 def load_onnxruntime(artifact_path, device="cpu"):
     """(OnnxRuntimeModel, ArtifactContents): the artifact exported in memory and loaded."""
-    from . import onnx_model
+    from . import onnx_model, require_packages
 
+    require_packages()
     proto, contents = onnx_model(artifact_path)
     return OnnxRuntimeModel(proto.SerializeToString()), contents
 
