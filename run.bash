@@ -11,6 +11,10 @@ for arg in "$@"; do
     echo "error: run.bash runs all three models; drop $arg (use --save-dir DIR to save them)" >&2
     exit 2
   fi
+  if [[ "$arg" == --export-onnx || "$arg" == --export-onnx=* ]]; then
+    echo "error: run.bash runs all three models; drop $arg (use --save-dir DIR, then python -m challenge.export DIR/<model>.safetensors --out <model>.onnx)" >&2
+    exit 2
+  fi
 done
 for model in resnet18 mobilenet_v2 shufflenet_v2_x1_0; do
   "${PYTHON:-python3}" main.py --model "$model" "$@"

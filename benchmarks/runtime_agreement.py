@@ -10,8 +10,14 @@ real MobileNetV2 on imagenet/val, the ResNet18 and ShuffleNetV2 stand-ins on ima
 the CPU, so that both runs hold byte-identical artifacts (their sha256 is recorded and checked),
 or takes them from `--artifacts DIR` (<model>.safetensors), then evaluates them on `--device`
 and writes OUT/predictions.json (one class per image) and OUT/models/. `--runtime fake` uses
-the float32 fake-quantized forward instead of the exact reference runtime: the "before".
+the float32 fake-quantized forward instead of the exact reference runtime: the "before";
+`--runtime onnxruntime` exports each artifact to ONNX and runs it with ONNX Runtime (CPU).
 `--compare A B` counts, per model, the images whose predicted class differs.
+
+    python -m benchmarks.runtime_agreement --out runs/agreement-cpu
+    python -m benchmarks.runtime_agreement --runtime onnxruntime --artifacts runs/agreement-cpu/models \
+        --out runs/agreement-ort
+    python -m benchmarks.runtime_agreement --compare runs/agreement-cpu runs/agreement-ort
 """
 from __future__ import annotations
 
@@ -49,7 +55,7 @@ def evaluate_all(args) -> dict:
     import torchvision
 
     from challenge import data, evaluate
-    from challenge.artifact import load_artifact
+    from challenge.runtimes import load_model
     from scorer.measure import file_sha256
 
     out = Path(args.out)
@@ -57,15 +63,20 @@ def evaluate_all(args) -> dict:
               "torchvision": torchvision.__version__, "python": platform.python_version(), "models": {}}
     if str(args.device).startswith("cuda"):
         report["gpu"] = torch.cuda.get_device_name(0)
+    if args.runtime == "onnxruntime":
+        import onnxruntime
+
+        report["onnxruntime"] = onnxruntime.__version__
     for model in args.models.split(","):
         weights, folder, classes = DEFAULT_SETUP[model]
         root = ASSETS / folder
         path = _artifact(model, ASSETS / weights, classes, out, Path(args.artifacts) if args.artifacts else None)
-        qmodel, contents = load_artifact(path, device=args.device)
+        qmodel, contents = load_model(path, "onnxruntime" if args.runtime == "onnxruntime" else "reference",
+                                      device=args.device)
         class_file = ASSETS / classes if classes else None
         records = data.list_images(root, data.class_list_for(contents.num_classes, class_file), args.limit)
         predictions = evaluate.predict(qmodel, data.ImageDataset(root, records), args.device, args.batch_size,
-                                       args.workers, label=model, exact=args.runtime == "exact")
+                                       args.workers, label=model, exact=args.runtime != "fake")
         report["models"][model] = {
             "artifact_sha256": file_sha256(path), "images": [r.path for r in records],
             "classes": predictions.classes, "top1": evaluate.top1(predictions.classes, (r.label for r in records)),
@@ -124,7 +135,7 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", help="folder for predictions.json and models/")
     parser.add_argument("--artifacts", help="folder of <model>.safetensors to evaluate instead of quantizing")
-    parser.add_argument("--runtime", choices=["exact", "fake"], default="exact")
+    parser.add_argument("--runtime", choices=["exact", "fake", "onnxruntime"], default="exact")
     parser.add_argument("--models", default=",".join(DEFAULT_SETUP))
     parser.add_argument("--limit", type=int, help="the first N images of each folder only")
     parser.add_argument("--batch-size", type=int, default=64)

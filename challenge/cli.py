@@ -7,6 +7,7 @@ import os
 
 from .errors import KitError
 from .models import MODEL_NAMES
+from .runtimes import DEFAULT_RUNTIME, list_runtimes
 
 
 def parse_generator_args(pairs: list[str], option: str = "--gen-arg") -> dict:
@@ -54,6 +55,10 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--save-model", help="write the quantized model artifact (safetensors) to this path")
     parser.add_argument("--save-dir", help="write the artifact to DIR/<model>.safetensors (used by run.bash)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N images in canonical order")
+    parser.add_argument("--runtime", default=DEFAULT_RUNTIME, choices=list_runtimes(),
+                        help="evaluate with the kit's exact reference runtime (default) or with ONNX Runtime's "
+                             "integer kernels on the CPU (the model exported to ONNX)")
+    parser.add_argument("--export-onnx", metavar="PATH", help="also write the quantized model as an ONNX QDQ graph")
     parser.add_argument("--list-layers", action="store_true", help="print the quantizable layer names to stderr and exit")
     return parser
 
@@ -66,6 +71,12 @@ def parse_args(argv=None) -> argparse.Namespace:
             raise KitError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
     if args.save_model and args.save_dir:
         raise KitError("give --save-model or --save-dir, not both")
+    if args.export_onnx or args.runtime == "onnxruntime":
+        from .export import check_output_path, require_packages
+
+        require_packages()  # before minutes of calibration, not after
+        if args.export_onnx:
+            check_output_path(args.export_onnx)
     if any(c in args.generator for c in "\t\n="):
         raise KitError(f"--generator {args.generator!r}: the name goes into output.txt, so it cannot hold '=', "
                        "a tab or a newline; rename the file")

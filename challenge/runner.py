@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import artifact, data, evaluate, output_format, quant
+from . import artifact, data, evaluate, output_format, quant, runtimes
 from .errors import KitError
 from .models import check_model_name, load_fp32_model
 from .size import compression_ratio
@@ -117,12 +117,22 @@ def run(args, stdout=sys.stdout) -> output_format.Section:
                                scheme=scheme.name, generator=args.generator, method=method,
                                method_args=args.method_kwargs)
         contents = artifact.read_artifact(path)
+        if args.export_onnx:
+            from .export import export_artifact
+
+            exported = export_artifact(path, args.export_onnx)
+            log(f"{args.model}: ONNX model ({exported.nodes} nodes) written to {exported.path}")
+        evaluated, where = qmodel, device
+        if args.runtime != runtimes.DEFAULT_RUNTIME:  # from the saved artifact, as a deployment would
+            evaluated, _ = runtimes.load_model(path, args.runtime)
+            where = torch.device("cpu")  # ONNX Runtime's CPU provider
 
     dataset = data.ImageDataset(data_root, records)
-    predictions = evaluate.predict(qmodel, dataset, device, args.eval_batch_size, args.workers,
-                                   label=f"{args.model} {scheme.name}")
+    predictions = evaluate.predict(evaluated, dataset, where, args.eval_batch_size, args.workers,
+                                   label=f"{args.model} {scheme.name} ({args.runtime})")
     accuracy = evaluate.top1(predictions.classes, (r.label for r in records))
-    log(f"{args.model}: top-1 {accuracy:.2f}% on {len(records)} images ({predictions.images_per_second:.1f} images/s); "
+    log(f"{args.model}: top-1 {accuracy:.2f}% on {len(records)} images ({predictions.images_per_second:.1f} images/s, "
+        f"{args.runtime} runtime); "
         f"size {contents.quantized_bytes} of {contents.fp32_bytes} bytes FP32, compression "
         f"{compression_ratio(contents.fp32_bytes, contents.quantized_bytes):.2f}%"
         + (f"; artifact {target}" if target else ""))

@@ -1,4 +1,5 @@
-"""Verification: evaluate a submitted artifact with the kit's exact reference runtime.
+"""Verification: evaluate a submitted artifact with the kit's exact reference runtime (or, with
+`[verify] runtime = "onnxruntime"`, with ONNX Runtime on its ONNX export).
 
 With full verification (the default) the scorer ranks the artifact's own predictions, and
 output.txt is a cross-check: editing it cannot change a score. The reference runtime gives the
@@ -89,13 +90,13 @@ class Verifier:
         return self._decoded
 
     def predictions(self, artifact: Path) -> np.ndarray:
-        """The artifact's class for each checked image (exact runtime, CPU)."""
+        """The artifact's class for each checked image (the configured runtime, CPU)."""
         key = file_sha256(artifact)
         if key not in self._predictions:
-            from challenge.artifact import load_artifact
             from challenge.evaluate import predict_tensor
+            from challenge.runtimes import load_model
 
-            model, _ = load_artifact(artifact, device="cpu")
+            model, _ = load_model(artifact, self.settings.runtime, device="cpu")
             classes = predict_tensor(model, self.decode(), batch_size=self.settings.batch_size,
                                      label=f"verify {artifact.stem}").classes
             self._predictions[key] = np.asarray(classes, dtype=np.int64)
@@ -117,6 +118,9 @@ class Verifier:
         """Empty when within the allowed differences, else the reason the submission is rejected."""
         if checked.disagreements <= self.settings.max_differences:
             return ""
+        if self.settings.runtime != "reference":
+            return (f"{checked.describe(model)}, verified with {self.settings.runtime}: more than the "
+                    f"{self.settings.max_differences} allowed; submit the output.txt that main.py wrote with this artifact")
         return (f"{checked.describe(model)}; the reference runtime gives the same predictions on every device, "
                 f"so more than {self.settings.max_differences} means output.txt was not made by this artifact: "
                 "submit the output.txt that main.py wrote with it")

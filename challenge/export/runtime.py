@@ -1,0 +1,135 @@
+"""The exported model under ONNX Runtime's CPU provider, as a torch module.
+
+ONNX Runtime fuses each `DequantizeLinear -> Conv -> QuantizeLinear` group (a Relu, or a Clip
+that the output grid makes redundant, in between) into one QLinearConv, which accumulates in
+int32 and requantizes once, straight to the next layer's uint8 input; the classifier becomes a
+QGemm. Where a conv's output goes anywhere else than to one quantizer (a residual add, a
+concatenation, a pool) no integer kernel can take it: ONNX Runtime runs that conv in float on
+the dequantized weights, as the QDQ graph says. `fused_operators` shows what it did.
+
+ONNX Runtime keeps such a weight's DequantizeLinear as a node and runs it on every call, and a
+conv whose weight is not a constant gets none of its prepacked float kernels (ResNet18, a batch
+of 32 on 2 loaded cores: its 12 float convs took 0.67 s, 0.38 s with constant weights; the whole
+batch 1.39 s, 0.98 s). So OnnxRuntimeModel first asks ONNX Runtime which convs it leaves in
+float, and computes their weights' and biases' DequantizeLinear once, ahead
+(`fold_float_weights`): the same float32 products (int8 times the scale, correctly rounded) as
+the node would compute, as constants. The exported file keeps its integers.
+
+Its predictions agree with the kit's reference runtime on nearly every image but not all: the
+fused kernels round a conv's output once (int32 accumulator times one multiplier), where the
+kit computes the output in float32 and quantizes it at the next layer; bias is int32 here, float
+in the kit; and float convs sum in another order. A value that lands within a rounding error
+of a quantization step may go to the neighbouring integer.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import Counter
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import INPUT_NAME, OUTPUT_NAME
+
+
+def session(model_bytes: bytes, threads: int | None = None, optimized_path: str | None = None,
+            level: str = "ORT_ENABLE_ALL"):
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    # As many threads as torch uses, so that the two runtimes are compared on equal terms.
+    options.intra_op_num_threads = threads or torch.get_num_threads()
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = getattr(onnxruntime.GraphOptimizationLevel, level)
+    options.log_severity_level = 3  # errors only: its warnings would land among the kit's logs
+    if optimized_path:
+        options.optimized_model_filepath = optimized_path
+    return onnxruntime.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+
+
+class OnnxRuntimeModel(nn.Module):
+    """Normalized float32 images in, logits out, like the kit's models; runs on the CPU."""
+
+    def __init__(self, model_bytes: bytes, threads: int | None = None):
+        import onnx
+
+        super().__init__()
+        proto = onnx.load_from_string(model_bytes)
+        self.float_layers = float_layers(model_bytes)
+        self.session = session(fold_float_weights(proto, self.float_layers).SerializeToString(), threads)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        batch = np.ascontiguousarray(images.detach().cpu().float().numpy())
+        logits = self.session.run([OUTPUT_NAME], {INPUT_NAME: batch})[0]
+        return torch.from_numpy(logits).to(images.device)
+
+
+def load_onnxruntime(artifact_path, device="cpu"):
+    """(OnnxRuntimeModel, ArtifactContents): the artifact exported in memory and loaded."""
+    from . import onnx_model, require_packages
+
+    require_packages()
+    proto, contents = onnx_model(artifact_path)
+    return OnnxRuntimeModel(proto.SerializeToString()), contents
+
+
+def _optimized(model_bytes: bytes, level: str = "ORT_ENABLE_ALL"):
+    import onnx
+
+    with tempfile.TemporaryDirectory() as scratch:
+        path = os.path.join(scratch, "optimized.onnx")
+        session(model_bytes, optimized_path=path, level=level)
+        return onnx.load(path)
+
+
+def fused_operators(model_bytes: bytes) -> Counter:
+    """Operator counts of the graph ONNX Runtime actually runs (after its QDQ fusions)."""
+    return Counter(node.op_type for node in _optimized(model_bytes).graph.node)
+
+
+def float_layers(model_bytes: bytes) -> set[str]:
+    """The conv/linear layers that ONNX Runtime's QDQ fusions leave in float.
+
+    Read from the graph it optimizes (extended level: fusions, no layout changes), where a
+    layer it did not fuse is still a Conv/Gemm node named `<layer>/Conv` (or a FusedConv, a
+    Conv with its activation, under the same name)."""
+    graph = _optimized(model_bytes, "ORT_ENABLE_EXTENDED").graph
+    return {node.name.rsplit("/", 1)[0] for node in graph.node if node.op_type in ("Conv", "FusedConv", "Gemm")}
+
+
+def _constant_dequantize(node, constants) -> bool:
+    """A DequantizeLinear of an initializer with no zero point or zero ones (weights, biases)."""
+    from onnx import numpy_helper
+
+    if node.op_type != "DequantizeLinear" or not all(name in constants for name in node.input):
+        return False
+    return len(node.input) < 3 or not numpy_helper.to_array(constants[node.input[2]]).any()
+
+
+def fold_float_weights(proto, layers: set[str]):
+    """A copy of `proto` where the DequantizeLinear of each weight and bias of `layers` is
+    replaced by its float32 result, q * scale (zero points are 0: symmetric weights, int32 bias)."""
+    import onnx
+    from onnx import numpy_helper
+
+    proto = onnx.ModelProto.FromString(proto.SerializeToString())
+    constants = {t.name: t for t in proto.graph.initializer}
+    producer = {output: node for node in proto.graph.node for output in node.output}
+    folded = set()
+    for node in proto.graph.node:
+        if node.op_type in ("Conv", "Gemm") and node.name.rsplit("/", 1)[0] in layers:
+            folded.update(producer[name].name for name in node.input[1:] if name in producer
+                          and _constant_dequantize(producer[name], constants))
+    kept = []
+    for node in proto.graph.node:
+        if node.name not in folded:
+            kept.append(node)
+            continue
+        q, scale = (numpy_helper.to_array(constants[name]) for name in node.input[:2])
+        scale = scale.astype(np.float32).reshape((-1,) + (1,) * (q.ndim - 1)) if scale.ndim else np.float32(scale)
+        proto.graph.initializer.append(numpy_helper.from_array(q.astype(np.float32) * scale, node.output[0]))
+    del proto.graph.node[:]
+    proto.graph.node.extend(kept)
+    return proto
