@@ -137,6 +137,7 @@ def test_run_bash_stops_at_the_first_error():
     ("zeroq", ["--gen-arg", "iterations=3"]),
     ("gdfq", ["--gen-arg", "iterations=3", "--gen-arg", "train_batch_size=2"]),
     ("real-images", ["--gen-arg", f"root={IMAGENETTE / 'n01440764'}"]),
+    ("genie", ["--gen-arg", "iterations=1"]),
 ])
 def test_every_generator_through_main(generator, extra):
     """Generators run lazily inside the kit's calibration loop: the whole path, not just the generator."""
@@ -148,5 +149,5 @@ def test_every_generator_through_main(generator, extra):
 def test_every_registered_generator_has_an_entry_point_test():
     import synth
 
-    tested = {"gaussian", "zeroq", "gdfq", "real-images"}
+    tested = {"gaussian", "zeroq", "gdfq", "real-images", "genie"}
     assert set(synth.list_generators()) <= tested, "add the new generator to test_every_generator_through_main"

@@ -106,7 +106,7 @@ def test_a_method_that_leaves_integers_off_the_grid_is_refused(tmp_path, small_r
     bad = tmp_path / "bad_method.py"
     bad.write_text("def widen(fp32_model, qmodel, batches):\n"
                    "    from challenge.quant import quant_layers\n"
-                   "    layer = next(iter(quant_layers(qmodel).values()))\n"
+                   "    layer = quant_layers(qmodel)['layer1.0.conv1']  # a 4-bit layer (not an 8-bit edge)\n"
                    "    layer.weight_int = layer.weight_int.clone().fill_(100)\n")
-    with pytest.raises(KitError, match="left weight 'conv1' holds integers in \\[100, 100\\]"):
+    with pytest.raises(KitError, match="left weight 'layer1.0.conv1' holds integers in \\[100, 100\\]"):
         quantize_model(small_resnet, get_scheme("w4a8"), tiny_batches(), method=f"{bad}:widen")

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from synth.zeroq import _plateau_step, distill
+from synth._plateau import plateau_step
+from synth.zeroq import distill
 
 
 @pytest.mark.parametrize("per_batch_stats", [False, True])
@@ -26,7 +27,7 @@ def test_plateau_rule_matches_reduce_lr_on_plateau():
     seen = []
     for loss in losses:
         reference.step(loss)
-        _plateau_step(lr, best, bad, torch.tensor(loss), **kwargs)
+        plateau_step(lr, best, bad, torch.tensor(loss), **kwargs)
         assert lr.item() == pytest.approx(optimizer.param_groups[0]["lr"])
         seen.append(round(lr.item(), 4))
     assert sorted(set(seen)) == [0.1, 0.125, 0.25, 0.5, 1.0]  # four reductions, the last one to the floor
