@@ -1,0 +1,121 @@
+"""Sensitivity of the output to one layer at a time, at each candidate bit width (ZeroQ's
+measure), on synthetic batches only.
+
+For each batch: one FP32 forward for the reference output, then one walk over the network
+(walk.py) that stops before each layer; there, for every candidate width, the layer's output is
+recomputed with its weights quantized as the scheme quantizes them (its observer, per channel or
+per tensor), or its input quantized at that activation width, and the rest of the network runs
+from there. The prefix is never recomputed. Everything else stays in FP32.
+
+Activation candidates need each layer's input range first: one calibration pass with the
+scheme's observers (the same as the kit's calibration), whose statistics give a scale and zero
+point for every width (`calculate_qparams(qmin, qmax)`).
+"""
+from __future__ import annotations
+
+import contextlib
+import sys
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from ..precision import strict_float32
+from ..quant.layer_config import LayerSpec
+from ..quant.modules import activation_range
+from ..quant.observers import observer_factory
+from ..quant.weights import dequantize, quantize_with_scale, weight_scale
+from .proxies import get_proxy
+from .walk import GraphWalk
+
+
+@dataclass
+class Sensitivities:
+    """Mean proxy distance per sample: weights[layer][bits], activations[layer][bits]."""
+
+    proxy: str
+    samples: int
+    weights: dict[str, dict[int, float]] = field(default_factory=dict)
+    activations: dict[str, dict[int, float]] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def _flush_denormals():
+    # Synthetic images drive some FP32 activations into subnormal floats, which x86 CPUs compute
+    # tens of times slower (measured: 10x on MobileNetV2). Both sides of every comparison run
+    # under the same setting, and values below 1e-38 do not change a divergence.
+    # (torch has no getter for this flag; the kit never sets it elsewhere, so it goes back off.)
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)
+
+
+@contextlib.contextmanager
+def _swapped_weight(layer: nn.Module, weight: torch.Tensor):
+    original = layer.weight.data
+    layer.weight.data = weight
+    try:
+        yield
+    finally:
+        layer.weight.data = original
+
+
+def _calibrate(walk: GraphWalk, specs: dict[str, LayerSpec], layers: list[str], batches) -> dict[str, nn.Module]:
+    """The scheme's activation observer for each layer's input, fed the FP32 activations."""
+    observers = {name: observer_factory(specs[name].act_observer)() for name in layers}
+    handles = [walk.module.get_submodule(name).register_forward_pre_hook(
+        lambda _, args, name=name: observers[name](args[0])) for name in layers]
+    try:
+        for batch in batches:
+            walk.module(batch)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return observers
+
+
+@torch.no_grad()
+def measure(folded: nn.Module, specs: dict[str, LayerSpec], layers: list[str], batches: list[torch.Tensor], *,
+            weight_bits: list[int], act_bits: list[int] | None = None, proxy: str = "kl") -> Sensitivities:
+    """`folded`: the BatchNorm-folded FP32 model on its device; `layers`: those to measure."""
+    distance = get_proxy(proxy)
+    walk = GraphWalk(folded.eval())
+    act_layers = [name for name in layers if act_bits and specs[name].act_bits is not None]
+    result = Sensitivities(proxy, sum(len(b) for b in batches))
+    result.weights = {name: {b: 0.0 for b in weight_bits} for name in layers}
+    result.activations = {name: {b: 0.0 for b in act_bits} for name in act_layers}
+    from progress.bar import Bar
+
+    with _flush_denormals(), strict_float32():
+        qparams = {}
+        if act_layers:
+            observers = _calibrate(walk, specs, act_layers, batches)
+            qparams = {name: {b: (*observers[name].calculate_qparams(*activation_range(b, specs[name].reduce_range)),
+                                  *activation_range(b, specs[name].reduce_range)) for b in act_bits}
+                       for name in act_layers}
+            del observers
+        scales: dict[tuple[str, int], torch.Tensor] = {}  # the MSE clipping search runs once per width
+        bar = Bar("sensitivity", max=len(batches) * len(layers), file=sys.stderr, suffix="%(index)d/%(max)d %(eta)ds")
+        for batch in batches:
+            reference = walk.module(batch)
+            for name, layer_input, resume in walk.cuts(batch, layers):
+                layer, spec = walk.module.get_submodule(name), specs[name]
+                for bits in weight_bits:
+                    if (name, bits) not in scales:
+                        scales[name, bits] = weight_scale(layer.weight, bits, spec.per_channel, spec.weight_observer)
+                    quantized = dequantize(quantize_with_scale(layer.weight, scales[name, bits], bits), scales[name, bits])
+                    with _swapped_weight(layer, quantized.to(layer.weight.dtype)):
+                        output = layer(layer_input)
+                    result.weights[name][bits] += float(distance(reference, resume(output)).sum())
+                for bits, (scale, zero_point, qmin, qmax) in qparams.get(name, {}).items():
+                    fake = torch.fake_quantize_per_tensor_affine(layer_input, scale, zero_point, qmin, qmax)
+                    result.activations[name][bits] += float(distance(reference, resume(layer(fake))).sum())
+                bar.next()
+        bar.finish()
+    for table in (result.weights, result.activations):
+        for per_bits in table.values():
+            for bits in per_bits:
+                per_bits[bits] /= result.samples
+    return result
