@@ -26,6 +26,12 @@ def _numbers(text: str, option: str, kind=float) -> list:
         raise KitError(f"{option} {text!r} must be comma-separated numbers, e.g. {option} 2,3,4,8") from None
 
 
+def generation_facts(args) -> dict:
+    """The synthetic data the sensitivities are measured on (main.py and this CLI share the names)."""
+    return {"generator": args.generator, "gen_args": repr(sorted(args.generator_kwargs.items())),
+            "num_samples": args.num_samples, "batch_size": args.batch_size, "seed": args.seed}
+
+
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m challenge.search", allow_abbrev=False,
                                      description=__doc__.split("\n")[0])
@@ -46,6 +52,8 @@ def get_args_parser() -> argparse.ArgumentParser:
                         help="layers (shell pattern) that keep the scheme's widths (repeatable)")
     parser.add_argument("--proxy", default=DEFAULT_PROXY, help=f"sensitivity measure: {', '.join(list_proxies())}")
     parser.add_argument("--samples", type=int, default=DEFAULT_SAMPLES, help="synthetic samples for sensitivities")
+    parser.add_argument("--sensitivities-from", metavar="JSON",
+                        help="reuse the .sensitivities.json of an earlier search (same model, scheme, data)")
     parser.add_argument("--sweep", help="compressions %% for the frontier table (default: every whole percent)")
     parser.add_argument("--eval-data", help="labelled ImageFolder tree: measure top-1 of a few frontier points")
     parser.add_argument("--classes", help="wnid list for checkpoints with that many classes (as main.py)")
@@ -64,9 +72,10 @@ def get_args_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     from .. import quant
     from ..runner import calibration_batches, log, resolve_device, seed_everything
+    from .pipeline import describe
     from .realdata import load_images, measure_points, pick_points
-    from .report import companion_paths, write_frontier_table, write_layer_config
-    from .plot import plot_frontier
+    from .report import write_all
+    from .sensitivity import load_sensitivities
     import synth
 
     args = get_args_parser().parse_args(argv)
@@ -82,6 +91,8 @@ def main(argv=None) -> int:
         quant.check_method(args.method, scheme, args.method_kwargs)
     sweep = _numbers(args.sweep, "--sweep") if args.sweep else None
     eval_at = _numbers(args.eval_at, "--eval-at") if args.eval_at else None
+    if sweep is not None or eval_at:
+        sweep = sorted(set(sweep or []) | set(eval_at or []))
     seed_everything(args.seed)
     device = resolve_device(args.device)
     fp32 = load_fp32_model(args.model, args.weights, args.weights_dir)
@@ -89,34 +100,35 @@ def main(argv=None) -> int:
                  weight_bits=_numbers(args.weight_bits, "--weight-bits", int),
                  act_bits=_numbers(args.act_bits, "--act-bits", int), fix=args.fix, proxy=args.proxy,
                  samples=args.samples)
+    about = describe(space, generation_facts(args))
+    known = None
+    if args.sensitivities_from:
+        known = load_sensitivities(args.sensitivities_from, about, space.searched, space.weight_bits,
+                                   space.act_searched, space.act_bits)
     images = labels = None
     if args.eval_data:  # decoded before the search, so a bad folder fails before the long part
         images, labels = load_images(args.eval_data, args.classes, fp32.num_classes, args.limit, args.workers)
-    if sweep is not None or eval_at:
-        sweep = sorted(set(sweep or []) | set(eval_at or []))
     log(f"{args.model}: searching {len(space.searched)} layers x widths {space.weight_bits} for "
         f">= {space.target}% compression; scheme {scheme.name}, generator {args.generator}, device {device}")
     fp32.model.to(device)
     batches = calibration_batches(args, fp32, device)
-    if images is not None:
+    if images is not None or known is not None:
         batches = list(batches)  # the measured points calibrate on them all, as main.py does
-    result = search(space, fp32.model, batches, sweep)
-    if images is not None:
-        points = eval_at or pick_points([r.target for r in result.sweep], space.target, args.eval_points)
-        result.measured, fp32_top1 = measure_points(result, fp32.model, batches, images, labels, points,
-                                                    device=device, method=args.method,
-                                                    method_kwargs=args.method_kwargs,
-                                                    batch_size=args.eval_batch_size)
-        result.seconds["fp32_top1"] = fp32_top1
+    result = search(space, fp32.model, batches, sweep, known)
     command = "python -m challenge.search " + shlex.join(sys.argv[1:] if argv is None else argv)
-    toml = write_layer_config(args.out, result, command)
-    table_path, plot_path = companion_paths(toml)
-    write_frontier_table(table_path, result)
-    plot_frontier(plot_path, result)
+    paths = write_all(args.out, result, command, about)  # written now: measuring real images takes a while
     chosen = result.chosen
     log(f"{args.model}: chose {chosen.compression:.2f}% compression ({chosen.quantized_bytes} bytes), "
         f"sensitivity {chosen.sensitivity:.4g}; sensitivities {result.seconds['sensitivities']:.1f} s, "
-        f"solve {result.seconds['solve']:.3f} s; wrote {toml}, {table_path}, {plot_path}")
+        f"solve {result.seconds['solve']:.3f} s; wrote {', '.join(map(str, paths))}")
+    if images is not None:
+        points = eval_at or pick_points([r.target for r in result.sweep], space.target, args.eval_points)
+        result.measured, result.fp32_top1 = measure_points(
+            result, fp32.model, batches, images, labels, points, device=device, method=args.method,
+            method_kwargs=args.method_kwargs, batch_size=args.eval_batch_size)
+        write_all(args.out, result, command, about)
+        log(f"{args.model}: measured top-1 of {len(result.measured)} points on {len(labels)} real images "
+            f"(FP32 {result.fp32_top1:.2f}%), added to {paths[1]} and {paths[2]}")
     return 0
 
 

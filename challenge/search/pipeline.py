@@ -71,6 +71,7 @@ class SearchResult:
     sweep: list[Choice]
     seconds: dict[str, float] = field(default_factory=dict)
     measured: dict[float, float] = field(default_factory=dict)  # target -> top-1 on real images (a report)
+    fp32_top1: float | None = None  # on the same images
 
 
 def _check_bits(values, what: str) -> list[int]:
@@ -162,16 +163,27 @@ def default_sweep(space: SearchSpace) -> list[float]:
     return sorted(set(range(math.ceil(low), math.floor(high) + 1)) | {space.target})
 
 
-def search(space: SearchSpace, fp32_model: torch.nn.Module, batches, sweep: list[float] | None = None) -> SearchResult:
-    """Sensitivities on the first `space.samples` synthetic samples, then the exact frontier."""
+def describe(space: SearchSpace, data: dict | None = None) -> dict:
+    """What sensitivities depend on (the model, scheme, proxy and the synthetic `data`): saved
+    with them, checked when they are reused."""
+    return {"arch": space.arch, "num_classes": space.num_classes, "scheme": space.scheme.name,
+            "proxy": space.proxy, "samples": space.samples, **(data or {})}
+
+
+def search(space: SearchSpace, fp32_model: torch.nn.Module, batches, sweep: list[float] | None = None,
+           sensitivities: Sensitivities | None = None) -> SearchResult:
+    """Sensitivities on the first `space.samples` synthetic samples (unless given, e.g. loaded
+    from an earlier run), then the exact frontier."""
     device = next(fp32_model.parameters()).device
     start = time.perf_counter()
-    samples = [b.to(device=device, dtype=torch.float32) for b in _first_samples(batches, space.samples)]
-    if not samples:
-        raise KitError("the generator yielded no batch to measure sensitivities on")
-    folded = fold_batchnorm(copy.deepcopy(fp32_model).eval())
-    sens = measure(folded, space.specs, space.searched, samples, weight_bits=space.weight_bits,
-                   act_bits=space.act_bits, proxy=space.proxy)
+    sens = sensitivities
+    if sens is None:
+        samples = [b.to(device=device, dtype=torch.float32) for b in _first_samples(batches, space.samples)]
+        if not samples:
+            raise KitError("the generator yielded no batch to measure sensitivities on")
+        folded = fold_batchnorm(copy.deepcopy(fp32_model).eval())
+        sens = measure(folded, space.specs, space.searched, samples, weight_bits=space.weight_bits,
+                       act_bits=space.act_bits, proxies=(space.proxy,))[space.proxy]
     measured = time.perf_counter() - start
     start = time.perf_counter()
     sweep = sorted(set(sweep or default_sweep(space)) | {space.target})

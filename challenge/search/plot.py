@@ -38,6 +38,9 @@ def plot_frontier(path: str | Path, result: SearchResult) -> Path:
         points = sorted((r.compression, result.measured[r.target]) for r in sweep if r.target in result.measured)
         twin = axis.twinx()
         twin.plot(*zip(*points), "s--", color="tab:green", markersize=5, label="top-1, measured on real images")
+        if result.fp32_top1 is not None:
+            twin.axhline(result.fp32_top1, color="tab:green", linewidth=0.8, linestyle=":",
+                         label=f"FP32 top-1 ({result.fp32_top1:.2f}%)")
         twin.set_ylabel("top-1 % (measured on real images; not used to choose)", color="tab:green")
         extra_handles, extra_labels = twin.get_legend_handles_labels()
         handles, labels = handles + extra_handles, labels + extra_labels

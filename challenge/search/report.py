@@ -4,6 +4,7 @@
     mixed.frontier.md     compression, predicted sensitivity and widths for a sweep of targets,
                           plus top-1 measured on real images where the user gave some
     mixed.frontier.png    the same as a plot (plot.py)
+    mixed.sensitivities.json  the measured sensitivities (reusable: --sensitivities-from)
 """
 from __future__ import annotations
 
@@ -14,11 +15,11 @@ from pathlib import Path
 from .pipeline import Choice, SearchResult, SearchSpace, layer_rules
 
 
-def companion_paths(toml_path: str | Path) -> tuple[Path, Path]:
-    """mixed.toml -> (mixed.frontier.md, mixed.frontier.png), in the same folder."""
+def companion_paths(toml_path: str | Path) -> tuple[Path, Path, Path]:
+    """mixed.toml -> mixed.frontier.md, mixed.frontier.png, mixed.sensitivities.json (same folder)."""
     path = Path(toml_path)
     stem = path.name[: -len(".toml")] if path.name.endswith(".toml") else path.name
-    return path.with_name(f"{stem}.frontier.md"), path.with_name(f"{stem}.frontier.png")
+    return tuple(path.with_name(f"{stem}.{suffix}") for suffix in ("frontier.md", "frontier.png", "sensitivities.json"))
 
 
 def mean_bits(space: SearchSpace, choice: Choice) -> float:
@@ -85,7 +86,9 @@ def frontier_table(result: SearchResult) -> str:
              + f"; {len(space.fixed)} kept. Sensitivities {result.seconds.get('sensitivities', 0):.1f} s, "
              f"solve {result.seconds.get('solve', 0):.3f} s ({len(result.frontier.sizes)} Pareto points)."]
     if measured:
-        notes.append("Top-1 is measured on labelled real images after the choice, as a report: it never enters it.")
+        fp32 = f" FP32 top-1 on the same images: {result.fp32_top1:.2f}%." if result.fp32_top1 is not None else ""
+        notes.append("Top-1 is measured on labelled real images after the choice, as a report: it never "
+                     f"enters it.{fp32}")
     return "\n".join(lines) + "\n\n" + "\n".join(notes) + "\n"
 
 
@@ -93,3 +96,16 @@ def write_frontier_table(path: str | Path, result: SearchResult) -> Path:
     path = Path(path)
     path.write_text(frontier_table(result), encoding="utf-8")
     return path
+
+
+def write_all(toml_path: str | Path, result: SearchResult, command: str | None, about: dict) -> list[Path]:
+    """The layer config and everything beside it; returns the paths written."""
+    from .plot import plot_frontier
+    from .sensitivity import save_sensitivities
+
+    toml = write_layer_config(toml_path, result, command)
+    table, plot, sensitivities = companion_paths(toml)
+    write_frontier_table(table, result)
+    plot_frontier(plot, result)
+    save_sensitivities(sensitivities, result.sensitivities, about)
+    return [toml, table, plot, sensitivities]
