@@ -138,18 +138,23 @@ def measure(folded: nn.Module, specs: dict[str, LayerSpec], layers: list[str], b
                                   *activation_range(b, specs[name].reduce_range)) for b in act_bits}
                        for name in act_layers}
             del observers
+        originals = {name: walk.module.get_submodule(name).weight.data for name in layers}
         scales: dict[tuple[str, int], torch.Tensor] = {}  # the MSE clipping search runs once per width
+
+        def quantized(name: str, bits: int) -> torch.Tensor:
+            spec, weight = specs[name], originals[name]
+            if (name, bits) not in scales:  # from the weight as the kit's freeze() sees it
+                scales[name, bits] = weight_scale(weight.contiguous(), bits, spec.per_channel, spec.weight_observer)
+            values = dequantize(quantize_with_scale(weight, scales[name, bits], bits), scales[name, bits])
+            return torch.empty_like(weight).copy_(values)
+
+        references = [walk.module(batch) for batch in batches]  # the FP32 outputs
         bar = Bar("sensitivity", max=len(batches) * len(layers), file=sys.stderr, suffix="%(index)d/%(max)d %(eta)ds")
-        for batch in batches:
-            reference = walk.module(batch)
+        for batch, reference in zip(batches, references):
             for name, layer_input, resume in walk.cuts(batch, layers):
-                layer, spec = walk.module.get_submodule(name), specs[name]
+                layer = walk.module.get_submodule(name)
                 for bits in weight_bits:
-                    if (name, bits) not in scales:  # from the weight as the kit's freeze() sees it
-                        scales[name, bits] = weight_scale(layer.weight.contiguous(), bits, spec.per_channel,
-                                                          spec.weight_observer)
-                    quantized = dequantize(quantize_with_scale(layer.weight, scales[name, bits], bits), scales[name, bits])
-                    with _swapped_weight(layer, torch.empty_like(layer.weight).copy_(quantized)):
+                    with _swapped_weight(layer, quantized(name, bits)):
                         output = layer(layer_input)
                     add("weights", name, bits, reference, resume(output))
                 for bits, (scale, zero_point, qmin, qmax) in qparams.get(name, {}).items():
