@@ -46,6 +46,11 @@ def get_args_parser() -> argparse.ArgumentParser:
                                          "brecq, or path/to/file.py:function")
     parser.add_argument("--method-arg", action="append", default=[], metavar="KEY=VALUE",
                         help="method hyper-parameter (repeatable), e.g. --method-arg iterations=500")
+    parser.add_argument("--target-compression", type=float, metavar="PCT",
+                        help="choose per-layer weight widths for at least PCT%% compression (challenge.search) "
+                             "and use them; the layer config is saved beside the artifact")
+    parser.add_argument("--search-arg", action="append", default=[], metavar="KEY=VALUE",
+                        help="search setting (repeatable): samples, weight_bits, act_bits, fix, proxy, sweep")
     parser.add_argument("--num-samples", type=int, help="calibration samples (default: the generator's)")
     parser.add_argument("--batch-size", type=int, help="calibration batch size (default: the generator's)")
     parser.add_argument("--eval-batch-size", type=int, default=64)
@@ -86,4 +91,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.method is not None and any(c in args.method for c in "\t\n"):
         raise KitError(f"--method {args.method!r} cannot hold a tab or a newline; rename the file")
     args.method_kwargs = parse_generator_args(args.method_arg, "--method-arg")
+    if args.target_compression is None and args.search_arg:
+        raise KitError("--search-arg needs --target-compression PCT")
+    if args.target_compression is not None and args.layer_config:
+        raise KitError("give --layer-config or --target-compression, not both: the search writes the layer config")
+    args.search_kwargs = parse_generator_args(args.search_arg, "--search-arg")
     return args

@@ -1,7 +1,9 @@
 """One model, end to end: load, generate calibration data, quantize, evaluate, size, report."""
 from __future__ import annotations
 
+import inspect
 import random
+import shlex
 import sys
 import tempfile
 import time
@@ -55,9 +57,11 @@ def calibration_batches(args, fp32, device):
         raise KitError(f"generator {args.generator!r} rejected its arguments: {error}") from None
 
 
-def quantize(args, fp32, scheme, layer_rules, method: str, device) -> torch.nn.Module:
-    """Generate, prepare, calibrate, freeze (round to nearest), optimise: the quantized model."""
-    batches = calibration_batches(args, fp32, device)
+def quantize(args, fp32, scheme, layer_rules, method: str, device, batches=None) -> torch.nn.Module:
+    """Generate (unless `batches` are given), prepare, calibrate, freeze (round to nearest),
+    optimise: the quantized model."""
+    if batches is None:
+        batches = calibration_batches(args, fp32, device)
     if not scheme.quantizes:
         return quant.quantize_model(fp32.model, scheme, batches, layer_rules).to(device)
     start = time.perf_counter()
@@ -83,6 +87,45 @@ def artifact_path(args) -> Path | None:
     return None
 
 
+def search_space(args, fp32, scheme):
+    """The search's plan (challenge/search), checked before any data is generated."""
+    from . import search
+
+    kwargs = dict(args.search_kwargs)
+    kwargs.pop("sweep", None)
+    if isinstance(kwargs.get("fix"), str):
+        kwargs["fix"] = [kwargs["fix"]]
+    try:
+        inspect.signature(search.plan).bind(None, None, None, None, **kwargs)
+    except TypeError:
+        raise KitError(f"--search-arg takes samples, weight_bits, act_bits, fix, proxy or sweep; got "
+                       f"{', '.join(sorted(args.search_kwargs))}") from None
+    return search.plan(args.model, fp32.num_classes, scheme, args.target_compression, **kwargs)
+
+
+def search_output_path(args) -> Path:
+    """Beside the artifact (models/resnet18.safetensors -> models/resnet18.layers.toml), else
+    <model>.layers.toml in the current folder."""
+    target = artifact_path(args)
+    return (target.with_name(f"{target.stem}.layers.toml") if target else Path(f"{args.model}.layers.toml"))
+
+
+def searched_layer_rules(args, space, fp32, batches) -> list[dict]:
+    from .search import search
+    from .search.cli import generation_facts
+    from .search.pipeline import describe
+    from .search.report import write_all
+
+    sweep = args.search_kwargs.get("sweep")
+    result = search(space, fp32.model, batches, list(sweep) if sweep else None)
+    paths = write_all(search_output_path(args), result, "python main.py " + shlex.join(sys.argv[1:]),
+                      describe(space, generation_facts(args)))
+    log(f"{args.model}: searched widths for >= {space.target}%: predicted {result.chosen.compression:.2f}% "
+        f"({result.seconds['sensitivities']:.1f} s sensitivities, {result.seconds['solve']:.3f} s solve); "
+        f"wrote {', '.join(map(str, paths))}")
+    return quant.read_layer_config(paths[0])  # the run uses exactly the file it leaves behind
+
+
 def run(args, stdout=sys.stdout) -> output_format.Section:
     check_model_name(args.model)
     scheme = quant.get_scheme(args.scheme)
@@ -95,6 +138,7 @@ def run(args, stdout=sys.stdout) -> output_format.Section:
     seed_everything(args.seed)
     device = resolve_device(args.device)
     fp32 = load_fp32_model(args.model, args.weights, args.weights_dir)
+    space = search_space(args, fp32, scheme) if args.target_compression is not None else None
     if args.list_layers:
         log("\n".join(quant.quantizable_layer_names(quant.prepare(fp32.model, scheme))))
         return None
@@ -107,7 +151,11 @@ def run(args, stdout=sys.stdout) -> output_format.Section:
         f"scheme {scheme.name}, generator {args.generator}, method {method}, device {device}")
 
     fp32.model.to(device)
-    qmodel = quantize(args, fp32, scheme, layer_rules, method, device)
+    batches = None
+    if space is not None:  # generated once: the search measures on them, calibration reuses them
+        batches = list(calibration_batches(args, fp32, device))
+        layer_rules = searched_layer_rules(args, space, fp32, batches)
+    qmodel = quantize(args, fp32, scheme, layer_rules, method, device, batches)
 
     # The size is always accounted from a written artifact: what the scorer will see.
     target = artifact_path(args)
@@ -136,6 +184,9 @@ def run(args, stdout=sys.stdout) -> output_format.Section:
         f"size {contents.quantized_bytes} of {contents.fp32_bytes} bytes FP32, compression "
         f"{compression_ratio(contents.fp32_bytes, contents.quantized_bytes):.2f}%"
         + (f"; artifact {target}" if target else ""))
+    if space is not None and compression_ratio(contents.fp32_bytes, contents.quantized_bytes) < space.target:
+        raise RuntimeError(f"the searched config measures {contents.quantized_bytes} bytes, short of the "
+                           f"{space.target}% target: the search's size accounting disagrees with the artifact's")
     section = output_format.Section(args.model, args.generator, scheme.name, contents.quantized_bytes,
                                     contents.fp32_bytes, {r.path: c for r, c in zip(records, predictions.classes)})
     output_format.write_section(stdout, section)

@@ -65,12 +65,18 @@ def image_range() -> tuple[float, float]:
             max((1 - m) / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD)))
 
 
+def layer_specs(folded_model: nn.Module, scheme: Scheme, layer_rules: list[dict] | None = None) -> dict[str, LayerSpec]:
+    """Every quantizable layer's spec under `scheme` and `layer_rules`, network edges included."""
+    names = quantizable_layer_names(folded_model)
+    readers = stem_readers(folded_model, names) if scheme.edge_bits is not None else []
+    return resolve_layer_specs(names, scheme, layer_rules, readers)
+
+
 def prepare(fp32_model: nn.Module, scheme: Scheme, layer_rules: list[dict] | None = None) -> nn.Module:
     """A folded, wrapped copy in observe mode; the FP32 model is left untouched."""
     model = fold_batchnorm(copy.deepcopy(fp32_model).eval())
     names = quantizable_layer_names(model)
-    readers = stem_readers(model, names) if scheme.edge_bits is not None else []
-    model = wrap_layers(model, resolve_layer_specs(names, scheme, layer_rules, readers))
+    model = wrap_layers(model, layer_specs(model, scheme, layer_rules))
     stem = model.get_submodule(names[0]).input_quant if names else None
     if scheme.edge_bits is not None and stem is not None:
         # Below 8 bits the image's quantizer covers exactly what a photo can hold. Synthetic images

@@ -1,0 +1,86 @@
+"""python -m challenge.search and main.py --target-compression as a participant runs them."""
+import subprocess
+import sys
+from pathlib import Path
+
+from challenge.output_format import parse
+from challenge.quant.layer_config import read_layer_config
+from challenge.size import compression_ratio
+from scorer.measure import artifact_facts, fp32_bytes_of
+from tests.conftest import IMAGENETTE, STANDINS, require
+
+REPO = Path(__file__).resolve().parents[1]
+# One tiny Gaussian sample, two candidate widths, min-max weight scales: seconds, not minutes.
+TINY = ["--num-samples", "1", "--batch-size", "1", "--device", "cpu", "--scheme", "int8"]
+
+
+def start(*args, module=("-m", "challenge.search")):
+    return subprocess.run([sys.executable, *module, *args], cwd=REPO, capture_output=True, text=True, timeout=600)
+
+
+def resnet18_weights():
+    return str(require(STANDINS) / "resnet18-imagenette10.pth")
+
+
+def one_error_line(result) -> str:
+    assert result.returncode == 2 and result.stdout == "" and "Traceback" not in result.stderr, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines[-1].startswith("error: ") and sum(l.startswith("error: ") for l in lines) == 1, result.stderr
+    return lines[-1]
+
+
+def scorer_compression(artifact: Path) -> float:
+    arch, num_classes, _, quantized = artifact_facts(artifact)
+    return compression_ratio(fp32_bytes_of(arch, num_classes), quantized)
+
+
+def test_search_then_main_layer_config_meets_the_target_as_scored(tmp_path):
+    out = tmp_path / "mixed.toml"
+    result = start("--model", "resnet18", "--weights", resnet18_weights(), *TINY, "--weight-bits", "4,8",
+                   "--samples", "1", "--target-compression", "80", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    for name in ("mixed.toml", "mixed.frontier.md", "mixed.frontier.png", "mixed.sensitivities.json"):
+        assert (tmp_path / name).is_file(), name
+    assert {rule["weight_bits"] for rule in read_layer_config(out)} <= {4, 8}
+    artifact = tmp_path / "resnet18.safetensors"
+    run = start("--model", "resnet18", "--data", str(require(IMAGENETTE)), "--classes", str(IMAGENETTE / "wnids.txt"),
+                "--weights", resnet18_weights(), *TINY, "--limit", "2", "--workers", "0", "--layer-config", str(out),
+                "--save-model", str(artifact), module=("main.py",))
+    assert run.returncode == 0, run.stderr
+    assert scorer_compression(artifact) >= 80.0
+    # Re-solving for another target reuses the measured sensitivities: no second measurement.
+    again = start("--model", "resnet18", "--weights", resnet18_weights(), *TINY, "--weight-bits", "4,8",
+                  "--samples", "1", "--target-compression", "82", "--out", str(tmp_path / "again.toml"),
+                  "--sensitivities-from", str(tmp_path / "mixed.sensitivities.json"))
+    assert again.returncode == 0, again.stderr
+    assert "sensitivities 0.0 s" in again.stderr
+
+
+def test_main_py_target_compression_saves_the_config_beside_the_artifact(tmp_path):
+    artifact = tmp_path / "models" / "resnet18.safetensors"
+    run = start("--model", "resnet18", "--data", str(require(IMAGENETTE)), "--classes", str(IMAGENETTE / "wnids.txt"),
+                "--weights", resnet18_weights(), *TINY, "--limit", "2", "--workers", "0", "--target-compression", "81",
+                "--search-arg", "weight_bits=(4, 8)", "--search-arg", "samples=1", "--save-model", str(artifact),
+                module=("main.py",))
+    assert run.returncode == 0, run.stderr
+    assert len(parse(run.stdout.encode())[0].predictions) == 2  # stdout is output.txt only
+    assert (artifact.parent / "resnet18.layers.toml").is_file()
+    assert (artifact.parent / "resnet18.layers.frontier.png").is_file()
+    assert scorer_compression(artifact) >= 81.0
+
+
+def test_bad_inputs_are_one_line(tmp_path):
+    weights = resnet18_weights()
+    common = ["--model", "resnet18", "--weights", weights, "--out", str(tmp_path / "x.toml")]
+    assert "from 0 to below 100, got 150.0" in one_error_line(start(*common, "--target-compression", "150"))
+    assert "beyond what resnet18 reaches with 2-bit weights" in one_error_line(
+        start(*common, "--target-compression", "96"))
+    assert "--fix pattern 'layer9*' matches no layer" in one_error_line(
+        start(*common, "--target-compression", "85", "--fix", "layer9*"))
+    assert "scheme 'fp32' quantizes no weights" in one_error_line(
+        start(*common, "--target-compression", "85", "--scheme", "fp32"))
+    assert "from 0 to below 100, got -5.0" in one_error_line(
+        start("--model", "resnet18", "--weights", weights, "--target-compression", "-5", module=("main.py",)))
+    assert "give --layer-config or --target-compression, not both" in one_error_line(
+        start("--model", "resnet18", "--target-compression", "85", "--layer-config", "x.toml", module=("main.py",)))
