@@ -15,7 +15,7 @@ Hessian: cross-layer interactions are ignored).
   times ||Q(W) - W||^2) is least trustworthy. So we measure it directly instead of estimating
   it from Hessian traces.
 - `mse`: the squared error of the logits, an output-error measure that also counts changes
-  that do not move the prediction; kept for comparison (benchmarks/search_proxies.py).
+  that do not move the prediction; kept for comparison (`python -m benchmarks.search --proxies kl,mse`).
 """
 from __future__ import annotations
 
