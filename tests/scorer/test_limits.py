@@ -7,8 +7,6 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 from scorer import db, runner, tempfiles
 from scorer.config import Limits
 from scorer_helpers import MODELS, image_names, output_text
