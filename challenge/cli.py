@@ -55,6 +55,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, help="calibration batch size (default: the generator's)")
     parser.add_argument("--eval-batch-size", type=int, default=64)
     parser.add_argument("--workers", type=int, help="image decoding processes (default: up to 8, one per core)")
+    parser.add_argument("--cache-dir", help="decoded-image cache folder (default: $DFQ_CACHE_DIR, else "
+                                            "$XDG_CACHE_HOME/dfq-kit, else ~/.cache/dfq-kit); 150,528 bytes per image")
+    parser.add_argument("--no-cache", action="store_true", help="decode the images with PIL on every run, store nothing")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--save-model", help="write the quantized model artifact (safetensors) to this path")
@@ -74,6 +77,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise KitError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    if args.no_cache and args.cache_dir:
+        raise KitError("give --cache-dir DIR or --no-cache, not both")
+    if args.workers is not None and args.workers < 0:
+        raise KitError(f"--workers must be 0 or more, got {args.workers}")
     if args.save_model and args.save_dir:
         raise KitError("give --save-model or --save-dir, not both")
     if args.export_onnx or args.runtime == "onnxruntime":

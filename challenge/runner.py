@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import artifact, data, evaluate, output_format, quant, runtimes
+from . import artifact, data, evaluate, image_cache, output_format, quant, runtimes
 from .errors import KitError
 from .models import check_model_name, load_fp32_model
 from .size import compression_ratio
@@ -126,6 +126,22 @@ def searched_layer_rules(args, space, fp32, batches) -> list[dict]:
     return quant.read_layer_config(paths[0])  # the run uses exactly the file it leaves behind
 
 
+def cache_folder(args) -> Path | None:
+    """The decoded-image cache folder, checked writable now (None with --no-cache)."""
+    if args.no_cache:
+        return None
+    return image_cache.check_cache_dir(args.cache_dir or image_cache.default_cache_dir())
+
+
+def evaluation_batches(args, cache_dir, data_root, records, device):
+    """uint8 image batches in the records' order: mapped from the decoded-image cache, or decoded now."""
+    pin = device.type == "cuda"
+    if cache_dir is None:
+        return data.make_loader(data.ImageDataset(data_root, records), args.eval_batch_size, args.workers, pin)
+    cached = image_cache.open_images(cache_dir, data_root, records, args.workers)
+    return cached.batches(args.eval_batch_size, pin_memory=pin)
+
+
 def run(args, stdout=sys.stdout) -> output_format.Section:
     check_model_name(args.model)
     scheme = quant.get_scheme(args.scheme)
@@ -147,6 +163,7 @@ def run(args, stdout=sys.stdout) -> output_format.Section:
             "it applies only to checkpoints with that many classes")
     data_root = data.check_data_dir(args.data)
     records = data.list_images(data_root, data.class_list_for(fp32.num_classes, args.classes), args.limit)
+    cache_dir = cache_folder(args)
     log(f"{args.model}: {fp32.num_classes} classes from {fp32.weights_source}; {len(records)} images; "
         f"scheme {scheme.name}, generator {args.generator}, method {method}, device {device}")
 
@@ -175,9 +192,9 @@ def run(args, stdout=sys.stdout) -> output_format.Section:
             evaluated, _ = runtimes.load_model(path, args.runtime)
             where = torch.device("cpu")  # ONNX Runtime's CPU provider
 
-    dataset = data.ImageDataset(data_root, records)
-    predictions = evaluate.predict(evaluated, dataset, where, args.eval_batch_size, args.workers,
-                                   label=f"{args.model} {scheme.name} ({args.runtime})")
+    batches = evaluation_batches(args, cache_dir, data_root, records, where)
+    predictions = evaluate.predict_batches(evaluated, batches, where, len(records),
+                                           label=f"{args.model} {scheme.name} ({args.runtime})")
     accuracy = evaluate.top1(predictions.classes, (r.label for r in records))
     log(f"{args.model}: top-1 {accuracy:.2f}% on {len(records)} images ({predictions.images_per_second:.1f} images/s, "
         f"{args.runtime} runtime); "
