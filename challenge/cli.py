@@ -67,13 +67,16 @@ def get_args_parser() -> argparse.ArgumentParser:
                         help="evaluate with the kit's exact reference runtime (default) or with ONNX Runtime's "
                              "integer kernels on the CPU (the model exported to ONNX)")
     parser.add_argument("--export-onnx", metavar="PATH", help="also write the quantized model as an ONNX QDQ graph")
+    parser.add_argument("--check-processes", type=int, metavar="N",
+                        help="check the options, weights, images and cache folder for N torchrun processes, then "
+                             "exit (run.bash --nproc-per-node N does this before it launches torchrun)")
     parser.add_argument("--list-layers", action="store_true", help="print the quantizable layer names to stderr and exit")
     return parser
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     args = get_args_parser().parse_args(argv)
-    for name in ("num_samples", "batch_size", "eval_batch_size", "limit"):
+    for name in ("num_samples", "batch_size", "eval_batch_size", "limit", "check_processes"):
         value = getattr(args, name)
         if value is not None and value < 1:
             raise KitError(f"--{name.replace('_', '-')} must be at least 1, got {value}")

@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -166,6 +167,7 @@ def open_images(cache_dir: str | Path, root: str | Path, records: list[ImageReco
     root, folder = Path(root), check_cache_dir(cache_dir)
     key = cache_key(root, [r.path for r in records])
     path = folder / f"images-{key}.u8"
+    start = time.perf_counter()
     hit = path.exists()
     if hit:
         reason = problem(path, key, len(records))
@@ -176,5 +178,5 @@ def open_images(cache_dir: str | Path, root: str | Path, records: list[ImageReco
         _write(path, key, root, records, workers)
     images = np.memmap(path, dtype=np.uint8, mode="r", offset=HEADER_BYTES, shape=(len(records), *SHAPE))
     log(f"image cache {'hit' if hit else 'miss (decoded and stored)'}: {path} ({path.stat().st_size} bytes, "
-        f"{len(records)} images)")
+        f"{len(records)} images, {time.perf_counter() - start:.1f} s)")
     return CachedImages(images, path, hit)
