@@ -91,3 +91,15 @@ def test_batches_follow_the_indices_given(tmp_path, small_tree, imagenette):
     everything = torch.from_numpy(np.array(cached.images))
     picked = torch.cat(list(cached.batches(2, indices=[5, 0, 1, 2])))
     assert torch.equal(picked, everything[[5, 0, 1, 2]])
+
+
+def test_a_killed_writer_leaves_nothing_for_long(tmp_path, small_tree, imagenette):
+    import socket
+
+    records = records_of(small_tree, imagenette)
+    key = image_cache.cache_key(small_tree, [r.path for r in records])
+    (tmp_path / "cache").mkdir()
+    dead = tmp_path / "cache" / f"images-{key}.u8.{socket.gethostname()}.999999999.tmp"
+    dead.write_bytes(b"half")
+    cached = image_cache.open_images(tmp_path / "cache", small_tree, records, workers=0)
+    assert not dead.exists() and sorted(p.name for p in (tmp_path / "cache").iterdir()) == [cached.path.name]
