@@ -1,20 +1,25 @@
 """Quantize one model without real data, evaluate it, write its output.txt section to stdout.
 
     python main.py --model resnet18 --data $IMAGENET_VAL > resnet18.txt
+    torchrun --nproc-per-node 2 main.py --model resnet18 ...     (rank 0 writes the section)
 
 See `python main.py --help` and README.md. run.bash runs the three models.
 """
 import sys
 
+from challenge import distributed
 from challenge.cli import parse_args
 from challenge.errors import run_cli
 from challenge.runner import run
 
 
 def main(argv=None) -> int:
-    run(parse_args(argv))
+    args = parse_args(argv)
+    with distributed.session(args.device):  # a process group only under torchrun with several processes
+        run(args)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(run_cli(main))
+    # Under torchrun every rank meets the same user error; rank 0 alone says it.
+    sys.exit(run_cli(main, quiet=not distributed.world_from_env().is_main))

@@ -55,6 +55,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, help="calibration batch size (default: the generator's)")
     parser.add_argument("--eval-batch-size", type=int, default=64)
     parser.add_argument("--workers", type=int, help="image decoding processes (default: up to 8, one per core)")
+    parser.add_argument("--cache-dir", help="decoded-image cache folder (default: $DFQ_CACHE_DIR, else "
+                                            "$XDG_CACHE_HOME/dfq-kit, else ~/.cache/dfq-kit); 150,528 bytes per image")
+    parser.add_argument("--no-cache", action="store_true", help="decode the images with PIL on every run, store nothing")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--save-model", help="write the quantized model artifact (safetensors) to this path")
@@ -64,16 +67,23 @@ def get_args_parser() -> argparse.ArgumentParser:
                         help="evaluate with the kit's exact reference runtime (default) or with ONNX Runtime's "
                              "integer kernels on the CPU (the model exported to ONNX)")
     parser.add_argument("--export-onnx", metavar="PATH", help="also write the quantized model as an ONNX QDQ graph")
+    parser.add_argument("--check-processes", type=int, metavar="N",
+                        help="check the options, weights, images and cache folder for N torchrun processes, then "
+                             "exit (run.bash --nproc-per-node N does this before it launches torchrun)")
     parser.add_argument("--list-layers", action="store_true", help="print the quantizable layer names to stderr and exit")
     return parser
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     args = get_args_parser().parse_args(argv)
-    for name in ("num_samples", "batch_size", "eval_batch_size", "limit"):
+    for name in ("num_samples", "batch_size", "eval_batch_size", "limit", "check_processes"):
         value = getattr(args, name)
         if value is not None and value < 1:
             raise KitError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    if args.no_cache and args.cache_dir:
+        raise KitError("give --cache-dir DIR or --no-cache, not both")
+    if args.workers is not None and args.workers < 0:
+        raise KitError(f"--workers must be 0 or more, got {args.workers}")
     if args.save_model and args.save_dir:
         raise KitError("give --save-model or --save-dir, not both")
     if args.export_onnx or args.runtime == "onnxruntime":

@@ -27,12 +27,13 @@ def one_line(error: BaseException) -> str:
     return " ".join(text.split())
 
 
-def run_cli(main, argv=None) -> int:
-    """Run `main(argv)`; a KitError becomes `error: <line>` on stderr and exit code 2."""
+def run_cli(main, argv=None, quiet: bool = False) -> int:
+    """Run `main(argv)`; a KitError becomes `error: <line>` on stderr (unless `quiet`) and exit code 2."""
     try:
         return main(argv) or 0
     except KitError as error:
-        print(f"error: {one_line(error)}", file=sys.stderr)
+        if not quiet:
+            print(f"error: {one_line(error)}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

@@ -12,14 +12,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import artifact, data, evaluate, output_format, quant, runtimes
+from . import artifact, data, distributed, evaluate, image_cache, output_format, quant, runtimes
 from .errors import KitError
 from .models import check_model_name, load_fp32_model
 from .size import compression_ratio
 
 
 def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    if distributed.current().is_main:  # under torchrun, one copy of each line
+        print(message, file=sys.stderr, flush=True)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -126,6 +127,44 @@ def searched_layer_rules(args, space, fp32, batches) -> list[dict]:
     return quant.read_layer_config(paths[0])  # the run uses exactly the file it leaves behind
 
 
+def cache_folder(args) -> Path | None:
+    """The decoded-image cache folder, checked writable now (None with --no-cache)."""
+    if args.no_cache:
+        return None
+    return image_cache.check_cache_dir(args.cache_dir or image_cache.default_cache_dir())
+
+
+def evaluation_batches(args, cache_dir, data_root, records, part: range, device, world):
+    """uint8 image batches of the records in `part`, in order: mapped from the decoded-image cache
+    (which rank 0 fills first when it is cold), or decoded now."""
+    pin = device.type == "cuda"
+    if cache_dir is None:
+        chosen = [records[i] for i in part]
+        return data.make_loader(data.ImageDataset(data_root, chosen), args.eval_batch_size, args.workers, pin)
+    cached = distributed.main_first(world, lambda: image_cache.open_images(cache_dir, data_root, records, args.workers))
+    return cached.batches(args.eval_batch_size, indices=part, pin_memory=pin)
+
+
+def quantize_and_save(args, fp32, scheme, layer_rules, method, space, device, path: Path) -> torch.nn.Module:
+    """Generate, search (with --target-compression), quantize; write the artifact to `path`.
+    Only rank 0 does this under torchrun."""
+    fp32.model.to(device)
+    batches = None
+    if space is not None:  # generated once: the search measures on them, calibration reuses them
+        batches = list(calibration_batches(args, fp32, device))
+        layer_rules = searched_layer_rules(args, space, fp32, batches)
+    qmodel = quantize(args, fp32, scheme, layer_rules, method, device, batches)
+    artifact.save_artifact(path, qmodel, arch=args.model, num_classes=fp32.num_classes,
+                           scheme=scheme.name, generator=args.generator, method=method,
+                           method_args=args.method_kwargs)
+    if args.export_onnx:
+        from .export import export_artifact
+
+        exported = export_artifact(path, args.export_onnx)
+        log(f"{args.model}: ONNX model ({exported.nodes} nodes) written to {exported.path}")
+    return qmodel
+
+
 def run(args, stdout=sys.stdout) -> output_format.Section:
     check_model_name(args.model)
     scheme = quant.get_scheme(args.scheme)
@@ -136,7 +175,8 @@ def run(args, stdout=sys.stdout) -> output_format.Section:
     quant.check_method(method, scheme, args.method_kwargs)
     layer_rules = quant.read_layer_config(args.layer_config) if args.layer_config else None
     seed_everything(args.seed)
-    device = resolve_device(args.device)
+    world = distributed.current()
+    device = distributed.local_device(resolve_device(args.device), world)
     fp32 = load_fp32_model(args.model, args.weights, args.weights_dir)
     space = search_space(args, fp32, scheme) if args.target_compression is not None else None
     if args.list_layers:
@@ -147,40 +187,43 @@ def run(args, stdout=sys.stdout) -> output_format.Section:
             "it applies only to checkpoints with that many classes")
     data_root = data.check_data_dir(args.data)
     records = data.list_images(data_root, data.class_list_for(fp32.num_classes, args.classes), args.limit)
+    distributed.check_shardable(len(records), args.check_processes or world.size)
+    cache_dir = cache_folder(args)
+    if args.check_processes:  # run.bash's check before it launches torchrun
+        return None
     log(f"{args.model}: {fp32.num_classes} classes from {fp32.weights_source}; {len(records)} images; "
-        f"scheme {scheme.name}, generator {args.generator}, method {method}, device {device}")
+        f"scheme {scheme.name}, generator {args.generator}, method {method}, device {device}"
+        + (f", {world.size} processes" if world.is_distributed else ""))
 
-    fp32.model.to(device)
-    batches = None
-    if space is not None:  # generated once: the search measures on them, calibration reuses them
-        batches = list(calibration_batches(args, fp32, device))
-        layer_rules = searched_layer_rules(args, space, fp32, batches)
-    qmodel = quantize(args, fp32, scheme, layer_rules, method, device, batches)
-
-    # The size is always accounted from a written artifact: what the scorer will see.
-    target = artifact_path(args)
+    # The size is always accounted from a written artifact: what the scorer will see. Under
+    # torchrun rank 0 makes it and the others rebuild the same model from its bytes.
+    target = artifact_path(args) if world.is_main else None
     with tempfile.TemporaryDirectory() as scratch:
         path = target or Path(scratch) / f"{args.model}.safetensors"
-        artifact.save_artifact(path, qmodel, arch=args.model, num_classes=fp32.num_classes,
-                               scheme=scheme.name, generator=args.generator, method=method,
-                               method_args=args.method_kwargs)
+        if world.is_main:
+            with distributed.single_process_threads(world):
+                qmodel = distributed.from_main(
+                    world, lambda: quantize_and_save(args, fp32, scheme, layer_rules, method, space, device, path),
+                    share=lambda _: path.read_bytes())
+        else:
+            path.write_bytes(distributed.from_main(world))
+            qmodel, _ = runtimes.load_model(path, runtimes.DEFAULT_RUNTIME, device)
         contents = artifact.read_artifact(path)
-        if args.export_onnx:
-            from .export import export_artifact
-
-            exported = export_artifact(path, args.export_onnx)
-            log(f"{args.model}: ONNX model ({exported.nodes} nodes) written to {exported.path}")
         evaluated, where = qmodel, device
         if args.runtime != runtimes.DEFAULT_RUNTIME:  # from the saved artifact, as a deployment would
             evaluated, _ = runtimes.load_model(path, args.runtime)
             where = torch.device("cpu")  # ONNX Runtime's CPU provider
 
-    dataset = data.ImageDataset(data_root, records)
-    predictions = evaluate.predict(evaluated, dataset, where, args.eval_batch_size, args.workers,
-                                   label=f"{args.model} {scheme.name} ({args.runtime})")
-    accuracy = evaluate.top1(predictions.classes, (r.label for r in records))
-    log(f"{args.model}: top-1 {accuracy:.2f}% on {len(records)} images ({predictions.images_per_second:.1f} images/s, "
-        f"{args.runtime} runtime); "
+    part = distributed.shard(len(records), world)  # everything, in one process
+    batches = evaluation_batches(args, cache_dir, data_root, records, part, where, world)
+    predictions = evaluate.predict_batches(evaluated, batches, where, len(part),
+                                           label=f"{args.model} {scheme.name} ({args.runtime})")
+    classes = distributed.gather_to_main(predictions.classes, world)
+    if not world.is_main:
+        return None
+    accuracy = evaluate.top1(classes, (r.label for r in records))
+    log(f"{args.model}: top-1 {accuracy:.2f}% on {len(records)} images "
+        f"({len(records) / max(predictions.seconds, 1e-9):.1f} images/s, {args.runtime} runtime); "
         f"size {contents.quantized_bytes} of {contents.fp32_bytes} bytes FP32, compression "
         f"{compression_ratio(contents.fp32_bytes, contents.quantized_bytes):.2f}%"
         + (f"; artifact {target}" if target else ""))
@@ -188,6 +231,6 @@ def run(args, stdout=sys.stdout) -> output_format.Section:
         raise RuntimeError(f"the searched config measures {contents.quantized_bytes} bytes, short of the "
                            f"{space.target}% target: the search's size accounting disagrees with the artifact's")
     section = output_format.Section(args.model, args.generator, scheme.name, contents.quantized_bytes,
-                                    contents.fp32_bytes, {r.path: c for r, c in zip(records, predictions.classes)})
+                                    contents.fp32_bytes, {r.path: c for r, c in zip(records, classes)})
     output_format.write_section(stdout, section)
     return section

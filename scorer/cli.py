@@ -5,6 +5,7 @@ Organizers: run / rescore / leaderboard / status. Participants: pack / check.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 from pathlib import Path
 
@@ -24,8 +25,11 @@ def _rules(args):
     def resolved(value):
         return str(Path(value).resolve()) if value else None
 
-    return load_rules(args.config, ground_truth=resolved(getattr(args, "ground_truth", None)),
-                      images=resolved(getattr(args, "images", None)))
+    rules = load_rules(args.config, ground_truth=resolved(getattr(args, "ground_truth", None)),
+                       images=resolved(getattr(args, "images", None)))
+    if getattr(args, "cache_dir", None):
+        rules = dataclasses.replace(rules, verify=dataclasses.replace(rules.verify, cache_dir=resolved(args.cache_dir)))
+    return rules
 
 
 def _add_rules_args(parser, *, truth=True):
@@ -33,6 +37,8 @@ def _add_rules_args(parser, *, truth=True):
     if truth:
         parser.add_argument("--ground-truth", help="file,index CSV (overrides the config's ground_truth)")
         parser.add_argument("--images", help="image folder for verification (overrides the config's images)")
+        parser.add_argument("--cache-dir", help="verify from the kit's decoded-image cache in this folder "
+                                                "(overrides [verify] cache_dir)")
 
 
 def get_args_parser() -> argparse.ArgumentParser:

@@ -62,6 +62,9 @@ class Verification:
     # the artifact exported to ONNX and run with ONNX Runtime's integer kernels, which differs
     # from the reference on a few images in a thousand: allow for them in max_differences.
     runtime: str = "reference"
+    # The kit's decoded-image cache folder (challenge/image_cache.py), e.g. the one main.py and
+    # run.bash filled; empty: decode the images in memory in each process. Changes no score.
+    cache_dir: str = ""
 
 
 @dataclass(frozen=True)
@@ -112,12 +115,14 @@ class Rules:
 
     def fingerprint(self) -> str:
         """A short hash of the rules that change scores, stored with each result."""
-        text = json.dumps(dataclasses.asdict(self), sort_keys=True, default=str)
+        values = dataclasses.asdict(self)
+        values["verify"].pop("cache_dir")  # where decoded images are kept changes no score
+        text = json.dumps(values, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 _SECTIONS = {"zip": ZipLimits, "verify": Verification, "limits": Limits, "legacy2021": Legacy2021}
-_PATH_KEYS = {"ground_truth", "images", "image_order"}
+_PATH_KEYS = {"ground_truth", "images", "image_order", "cache_dir"}
 # Top-level TOML tables whose keys land directly on Rules.
 _FLAT_TABLES = ("challenge", "rules")
 

@@ -8,6 +8,11 @@ is reported, and more than `max_differences` of them reject the submission.
 
 The images (all, or a sample that is the same for every submission) are decoded once per
 process and reused; their paths come from the organizers' folder, never from the submission.
+With `[verify] cache_dir` they are read from the kit's decoded-image cache (challenge/image_cache.py)
+instead: the folder's images in sorted order, the same file main.py and run.bash fill, mapped
+once and shared by all worker processes through the page cache. The first use decodes every
+image of the ground truth, even for a sample. On CUDA, when present, the reference runtime runs
+there: it gives the same predictions on every device.
 Predictions are cached per artifact (by sha256): teams resubmit the same models with another
 output.txt far more often than they change the models.
 """
@@ -72,7 +77,8 @@ class Verifier:
         self.root = Path(images)
         self.indices = sample_indices(len(truth), settings)
         self.truth = truth
-        self._decoded = None
+        self._decoded = None  # a uint8 tensor, or the cache's CachedImages
+        self._positions = None  # with the cache: each checked image's index in it
         self._predictions: OrderedDict[str, np.ndarray] = OrderedDict()
 
     @property
@@ -85,20 +91,40 @@ class Verifier:
             from challenge.data import ImageDataset, ImageRecord, decode_all
 
             paths = image_paths(self.truth, self.root)
-            records = [ImageRecord(paths[i], int(self.truth.labels[i])) for i in self.indices]
-            self._decoded, _ = decode_all(ImageDataset(self.root, records), num_workers=0)
+            if self.settings.cache_dir:
+                from challenge.image_cache import open_images
+
+                ordered = sorted(set(paths))  # main.py's canonical order: the same cache file
+                where = {path: i for i, path in enumerate(ordered)}
+                self._decoded = open_images(self.settings.cache_dir, self.root, [ImageRecord(p, 0) for p in ordered])
+                self._positions = np.asarray([where[paths[i]] for i in self.indices], dtype=np.int64)
+            else:
+                records = [ImageRecord(paths[i], int(self.truth.labels[i])) for i in self.indices]
+                self._decoded, _ = decode_all(ImageDataset(self.root, records), num_workers=0)
         return self._decoded
 
+    def device(self) -> str:
+        import torch
+
+        return "cuda" if self.settings.runtime == "reference" and torch.cuda.is_available() else "cpu"
+
+    def _batches(self, device: str):
+        images, size = self.decode(), self.settings.batch_size
+        if self._positions is not None:
+            return images.batches(size, indices=self._positions, pin_memory=device == "cuda")
+        return (images[i:i + size] for i in range(0, len(images), size))
+
     def predictions(self, artifact: Path) -> np.ndarray:
-        """The artifact's class for each checked image (the configured runtime, CPU)."""
+        """The artifact's class for each checked image (the configured runtime; CUDA when present)."""
         key = file_sha256(artifact)
         if key not in self._predictions:
-            from challenge.evaluate import predict_tensor
+            from challenge.evaluate import predict_batches
             from challenge.runtimes import load_model
 
-            model, _ = load_model(artifact, self.settings.runtime, device="cpu")
-            classes = predict_tensor(model, self.decode(), batch_size=self.settings.batch_size,
-                                     label=f"verify {artifact.stem}").classes
+            device = self.device()
+            model, _ = load_model(artifact, self.settings.runtime, device=device)
+            classes = predict_batches(model, self._batches(device), device, len(self.indices),
+                                      label=f"verify {artifact.stem}").classes
             self._predictions[key] = np.asarray(classes, dtype=np.int64)
             if len(self._predictions) > CACHE_SIZE:
                 self._predictions.popitem(last=False)

@@ -10,6 +10,20 @@ IMAGENETTE = ASSETS / "imagenette10"
 IMAGENET_VAL = ASSETS / "imagenet" / "val"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _image_cache_in_a_temporary_folder(tmp_path_factory):
+    """main.py caches decoded images (challenge/image_cache.py): never in the user's ~/.cache from a test."""
+    import os
+
+    previous = os.environ.get("DFQ_CACHE_DIR")
+    os.environ["DFQ_CACHE_DIR"] = str(tmp_path_factory.mktemp("dfq-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("DFQ_CACHE_DIR", None)
+    else:
+        os.environ["DFQ_CACHE_DIR"] = previous
+
+
 def require(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"needs {path} (the shared assets, see ../shared/assets/MANIFEST.md); not present here")

@@ -1,0 +1,168 @@
+"""Several processes under torchrun: one calibration, evaluation sharded, one output.txt.
+
+    torchrun --nproc-per-node N main.py ...     (or: bash run.bash --nproc-per-node N ...)
+
+torchrun sets WORLD_SIZE, RANK and LOCAL_RANK. Rank 0 calibrates and writes the artifact; its bytes
+are broadcast and every other rank rebuilds the model from them (artifact.load_artifact gives
+exactly the saved model's predictions), so all ranks evaluate the same model. Each rank
+evaluates a contiguous shard of the canonical order; the classes are gathered on rank 0, which
+alone writes output.txt and the artifact, so the file is the single-process one byte for byte.
+Backend gloo on the CPU, nccl on CUDA with one GPU per LOCAL_RANK.
+
+When one rank does work the others need (calibration, building the image cache), it broadcasts
+whether it succeeded: a user error on rank 0 ends every rank with that error, never a hang.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+from .errors import KitError
+
+# Rank 0 may calibrate for a long time (brecq: minutes) while the others wait in a broadcast.
+WAIT = datetime.timedelta(hours=4)
+
+
+@dataclass(frozen=True)
+class World:
+    rank: int = 0
+    size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def is_distributed(self) -> bool:
+        return self.size > 1
+
+
+def world_from_env() -> World:
+    try:
+        return World(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
+                     int(os.environ.get("LOCAL_RANK", 0)))
+    except ValueError:
+        raise KitError("RANK, WORLD_SIZE and LOCAL_RANK must be integers (torchrun sets them)") from None
+
+
+def current() -> World:
+    """This process's place: the initialized process group's, else a world of one."""
+    if dist.is_available() and dist.is_initialized():
+        return World(dist.get_rank(), dist.get_world_size(), world_from_env().local_rank)
+    return World()
+
+
+def uses_cuda(device_option: str) -> bool:
+    return device_option == "cuda" or (device_option == "auto" and torch.cuda.is_available())
+
+
+@contextlib.contextmanager
+def session(device_option: str = "auto"):
+    """A process group for the life of the run when launched by torchrun with several processes."""
+    world = world_from_env()
+    if not world.is_distributed:
+        yield world
+        return
+    cuda = uses_cuda(device_option) and torch.cuda.is_available()
+    if cuda:
+        torch.cuda.set_device(world.local_rank)
+    dist.init_process_group("nccl" if cuda else "gloo", timeout=WAIT)
+    try:
+        yield world
+    finally:
+        dist.destroy_process_group()
+
+
+THREADS_ENV = "DFQ_SINGLE_PROCESS_THREADS"
+
+
+@contextlib.contextmanager
+def single_process_threads(world: World):
+    """Rank 0 calibrates with the CPU thread count of a single-process run.
+
+    torchrun sets OMP_NUM_THREADS=1, and float calibration's last bits depend on the number of
+    threads (another summation split), so the artifact would differ from the single-process one
+    and, on a large set, a prediction with it. run.bash puts a single process's count in
+    $DFQ_SINGLE_PROCESS_THREADS; a direct torchrun user may set it too. Evaluation under the
+    exact runtime does not depend on it."""
+    wanted = os.environ.get(THREADS_ENV)
+    if not (world.is_distributed and wanted and wanted.isdigit() and int(wanted) > 0):
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(wanted))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def local_device(device: torch.device, world: World) -> torch.device:
+    """One GPU per process on a host: cuda:LOCAL_RANK."""
+    if device.type == "cuda" and world.is_distributed:
+        return torch.device("cuda", world.local_rank)
+    return device
+
+
+def shard(count: int, world: World) -> range:
+    """This rank's contiguous part of `count` items; ranks in order cover them in order."""
+    return range(count * world.rank // world.size, count * (world.rank + 1) // world.size)
+
+
+def check_shardable(count: int, processes: int) -> None:
+    if processes > count:
+        raise KitError(f"{processes} processes for {count} images: each process needs at least one; "
+                       "use fewer processes (--nproc-per-node) or more images")
+
+
+def _broadcast(value, world: World):
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def from_main(world: World, work=None, share=None):
+    """`work()` on rank 0 (its result returned there); `share(result)` (default: the result itself,
+    plain data: bytes, str, numbers) returned on every other rank, which passes no `work`."""
+    if not world.is_distributed:
+        return work()
+    if world.is_main:
+        try:
+            result = work()
+        except KitError as error:
+            _broadcast(("error", str(error)), world)
+            raise
+        except BaseException:
+            _broadcast(("bug", None), world)
+            raise
+        _broadcast(("ok", share(result) if share else result), world)
+        return result
+    status, value = _broadcast(None, world)
+    if status == "error":
+        raise KitError(value)
+    if status == "bug":
+        raise RuntimeError("rank 0 failed; its traceback is above")
+    return value
+
+
+def main_first(world: World, work):
+    """`work()` on rank 0, then on the other ranks once it succeeded (rank 0 fills a cache they read)."""
+    if world.is_main:
+        return from_main(world, work, share=lambda _: None)
+    from_main(world)
+    return work()
+
+
+def gather_to_main(items: list, world: World) -> list | None:
+    """Every rank's list, concatenated in rank order, on rank 0 (None elsewhere)."""
+    if not world.is_distributed:
+        return items
+    everyone = [None] * world.size
+    dist.all_gather_object(everyone, items)
+    return [item for part in everyone for item in part] if world.is_main else None

@@ -1,0 +1,26 @@
+"""main.py with the decoded-image cache: the same output.txt as decoding, hits on the second run."""
+from challenge.output_format import parse
+from tests.test_entry_points import SMALL, assert_one_line_error, run, standin_args
+
+
+def test_cached_run_writes_the_output_of_a_decoding_run(tmp_path):
+    args = ["--model", "resnet18", *standin_args(), *SMALL, "--limit", "24"]
+    decoding = run([*args, "--no-cache"])
+    cold, warm = run([*args, "--cache-dir", str(tmp_path)]), run([*args, "--cache-dir", str(tmp_path)])
+    for result in (decoding, cold, warm):
+        assert result.returncode == 0, result.stderr
+    assert cold.stdout == warm.stdout == decoding.stdout and parse(cold.stdout.encode())[0].num_images == 24
+    assert "image cache miss" in cold.stderr and "image cache hit" in warm.stderr
+    assert f"({4096 + 24 * 150528 + 16} bytes, 24 images, " in warm.stderr
+    assert "image cache" not in decoding.stderr and len(list(tmp_path.iterdir())) == 1
+
+
+def test_unwritable_cache_folder(tmp_path):
+    (tmp_path / "file").write_text("")
+    result = run(["--model", "resnet18", *standin_args(), *SMALL, "--cache-dir", str(tmp_path / "file" / "c")])
+    assert_one_line_error(result, "not writable", "--no-cache")
+
+
+def test_cache_dir_and_no_cache_together():
+    result = run(["--model", "resnet18", *standin_args(), *SMALL, "--cache-dir", "x", "--no-cache"])
+    assert_one_line_error(result, "not both")
