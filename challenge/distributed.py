@@ -71,6 +71,9 @@ def session(device_option: str = "auto"):
         return
     cuda = uses_cuda(device_option) and torch.cuda.is_available()
     if cuda:
+        if world.local_rank >= torch.cuda.device_count():
+            raise KitError(f"{world.size} processes per node but {torch.cuda.device_count()} GPU(s): "
+                           "use at most one process per GPU (--nproc-per-node)")
         torch.cuda.set_device(world.local_rank)
     dist.init_process_group("nccl" if cuda else "gloo", timeout=WAIT)
     try:

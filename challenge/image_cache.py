@@ -49,7 +49,10 @@ IMAGE_BYTES = int(np.prod(SHAPE))
 
 
 def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    from .distributed import current
+
+    if current().is_main:  # under torchrun, one copy of each line
+        print(message, file=sys.stderr, flush=True)
 
 
 def default_cache_dir() -> Path:

@@ -88,14 +88,32 @@ def artifact_path(args) -> Path | None:
     return None
 
 
+def _number_list(value, key: str) -> list:
+    """A --search-arg list of numbers; a lone number is a list of one (`weight_bits=4`)."""
+    values = [value] if isinstance(value, (int, float)) else value
+    if not isinstance(values, (list, tuple, range)) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise KitError(f"--search-arg {key}= takes a list of numbers, e.g. {key}=[4,6,8]; got {value!r}")
+    return list(values)
+
+
 def search_space(args, fp32, scheme):
     """The search's plan (challenge/search), checked before any data is generated."""
     from . import search
 
     kwargs = dict(args.search_kwargs)
-    kwargs.pop("sweep", None)
+    sweep = kwargs.pop("sweep", None)
     if isinstance(kwargs.get("fix"), str):
         kwargs["fix"] = [kwargs["fix"]]
+    for key in ("weight_bits", "act_bits"):
+        if key in kwargs:
+            kwargs[key] = _number_list(kwargs[key], key)
+    if sweep is not None:
+        args.search_kwargs["sweep"] = sweep = _number_list(sweep, "sweep")
+        if not all(0 <= v < 100 for v in sweep):
+            raise KitError(f"--search-arg sweep= points must be percentages from 0 to below 100; got {sweep!r}")
+    if "samples" in kwargs and (not isinstance(kwargs["samples"], int) or isinstance(kwargs["samples"], bool)):
+        raise KitError(f"--search-arg samples= takes a whole number; got {kwargs['samples']!r}")
     try:
         inspect.signature(search.plan).bind(None, None, None, None, **kwargs)
     except TypeError:

@@ -155,6 +155,10 @@ def warm_up(ctx: Context) -> None:
         fp32_bytes_of(model, ctx.rules.num_classes)
     if ctx.verifier is not None:
         ctx.verifier.decode()
+        if ctx.verifier.device() == "cuda":  # CUDA's start-up reserves address space: before the limits
+            import torch
+
+            torch.zeros(1, device="cuda")
 
 
 def worker_context() -> Context | None:

@@ -96,7 +96,10 @@ class Verifier:
 
                 ordered = sorted(set(paths))  # main.py's canonical order: the same cache file
                 where = {path: i for i, path in enumerate(ordered)}
-                self._decoded = open_images(self.settings.cache_dir, self.root, [ImageRecord(p, 0) for p in ordered])
+                # Decoded in this process (workers=0): scoring workers are daemon processes, which
+                # cannot start DataLoader workers of their own.
+                self._decoded = open_images(self.settings.cache_dir, self.root, [ImageRecord(p, 0) for p in ordered],
+                                            workers=0)
                 self._positions = np.asarray([where[paths[i]] for i in self.indices], dtype=np.int64)
             else:
                 records = [ImageRecord(paths[i], int(self.truth.labels[i])) for i in self.indices]

@@ -84,3 +84,32 @@ def test_bad_inputs_are_one_line(tmp_path):
         start("--model", "resnet18", "--weights", weights, "--target-compression", "-5", module=("main.py",)))
     assert "give --layer-config or --target-compression, not both" in one_error_line(
         start("--model", "resnet18", "--target-compression", "85", "--layer-config", "x.toml", module=("main.py",)))
+
+
+def test_search_args_are_checked_before_any_data():
+    """--search-arg values are user input: a lone number is a list of one, anything else that is
+    not numbers is a KitError at once (not a TypeError after generation)."""
+    import types
+
+    import pytest
+
+    from challenge.cli import parse_args
+    from challenge.errors import KitError
+    from challenge.quant import get_scheme
+    from challenge.runner import search_space
+
+    def space(*search_args):
+        argv = ["--model", "resnet18", "--scheme", "w4a8", "--target-compression", "80"]
+        for pair in search_args:
+            argv += ["--search-arg", pair]
+        args = parse_args(argv)
+        return args, search_space(args, types.SimpleNamespace(num_classes=10), get_scheme("w4a8"))
+
+    args, plan = space("weight_bits=4", "sweep=85")
+    assert plan.weight_bits == [4] and args.search_kwargs["sweep"] == [85]
+    for bad, message in [("weight_bits='four'", "weight_bits= takes a list of numbers"),
+                         ("act_bits=[4,'x']", "act_bits= takes a list of numbers"),
+                         ("sweep=101", "sweep= points must be percentages"),
+                         ("samples='abc'", "samples= takes a whole number")]:
+        with pytest.raises(KitError, match=message):
+            space(bad)

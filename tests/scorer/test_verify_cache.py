@@ -44,3 +44,25 @@ def test_the_cache_folder_changes_no_fingerprint(tmp_path):
     path.write_text('[verify]\ncache_dir = "cache"\n', encoding="utf-8")
     rules = load_rules(path)
     assert rules.verify.cache_dir == str(tmp_path / "cache") and rules.fingerprint() == load_rules(None).fingerprint()
+
+
+def _decode_in_daemon(truth, root, cache_dir, results):
+    try:
+        results.put(len(Verifier(truth, root, Verification(cache_dir=cache_dir)).decode()))
+    except BaseException as error:  # reported to the test, not lost with the process
+        results.put(repr(error))
+
+
+def test_a_daemon_scoring_worker_can_build_the_cache(tmp_path, real_images):
+    """Scoring workers are daemon processes, which may not start DataLoader workers: a cold cache
+    is decoded in the worker itself."""
+    import multiprocessing
+
+    root, truth = real_images
+    context = multiprocessing.get_context("spawn")  # as scorer/workers.py starts them
+    results = context.Queue()
+    worker = context.Process(target=_decode_in_daemon, args=(truth, str(root), str(tmp_path / "cache"), results),
+                             daemon=True)
+    worker.start()
+    assert results.get(timeout=120) == 8
+    worker.join(timeout=30)
