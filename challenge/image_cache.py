@@ -176,9 +176,13 @@ class CachedImages:
         order = np.arange(len(self.images)) if indices is None else np.asarray(indices)
         for start in range(0, len(order), batch_size):
             chosen = order[start:start + batch_size]
-            # A copy: the map is read-only, and a batch is small next to the file.
-            contiguous = bool(np.all(np.diff(chosen) == 1))  # a slice reads the file sequentially
-            array = np.array(self.images[chosen[0]:chosen[-1] + 1] if contiguous else self.images[chosen])
+            # A copy, once: the map is read-only, and a batch is small next to the file. A run of
+            # consecutive images is read as a slice (sequential reads, then copied); any other
+            # selection is a fancy index, which already copies.
+            if bool(np.all(np.diff(chosen) == 1)):
+                array = np.array(self.images[chosen[0]:chosen[-1] + 1])
+            else:
+                array = self.images[chosen]
             batch = torch.from_numpy(array)
             yield batch.pin_memory() if pin_memory else batch
 
