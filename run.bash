@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Quantize and evaluate the three challenge models in turn; output.txt goes to stdout.
 #   bash run.bash [main.py options] > output.txt
-# Every option is passed to main.py for each model (see `python main.py --help`); with
-# --save-dir DIR each quantized model is written to DIR/<model>.safetensors.
-# --nproc-per-node N runs each model as N processes (python -m torch.distributed.run; one GPU
-# each on CUDA, gloo on the CPU), after main.py --check-processes N has checked the inputs, so
-# a mistake is one error line, not torchrun's report. The models share the decoded-image
-# cache (--cache-dir): the first decodes the images, the next two read them.
+# Every option is passed to main.py, which runs the three models one after another in one
+# process (see `python main.py --help`): Python, PyTorch and the GPU start once, not three
+# times. With --save-dir DIR each quantized model is written to DIR/<model>.safetensors.
+# --nproc-per-node N runs them as N processes (python -m torch.distributed.run; one GPU each
+# on CUDA, gloo on the CPU), after main.py --check-processes N has checked the inputs, so a
+# mistake is one error line, not torchrun's report. The models share the decoded-image cache
+# (--cache-dir): the first decodes the images, the next two read them.
 # Stops with main.py's non-zero exit code at the first error.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -38,11 +39,10 @@ python="${PYTHON:-python3}"
 if [[ -n "$nproc" ]]; then  # rank 0 calibrates with these threads, not torchrun's 1: the same artifact
   export DFQ_SINGLE_PROCESS_THREADS="${DFQ_SINGLE_PROCESS_THREADS:-$("$python" -c 'import torch; print(torch.get_num_threads())')}"
 fi
-for model in resnet18 mobilenet_v2 shufflenet_v2_x1_0; do
-  if [[ -n "$nproc" ]]; then
-    "$python" main.py --model "$model" "$@" --check-processes "$nproc"
-    "$python" -m torch.distributed.run --standalone --nproc-per-node "$nproc" main.py --model "$model" "$@"
-  else
-    "$python" main.py --model "$model" "$@"
-  fi
-done
+models=resnet18,mobilenet_v2,shufflenet_v2_x1_0
+if [[ -n "$nproc" ]]; then
+  "$python" main.py --model "$models" "$@" --check-processes "$nproc"
+  "$python" -m torch.distributed.run --standalone --nproc-per-node "$nproc" main.py --model "$models" "$@"
+else
+  "$python" main.py --model "$models" "$@"
+fi

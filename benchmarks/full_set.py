@@ -1,7 +1,7 @@
 """The full validation set at scale: a 50,000-image tree, run.bash cold and warm, torchrun, verification.
 
     python benchmarks/full_set.py --weights-dir W --out benchmarks/results/h100-full-set [--images 50000]
-        [--tree /scratch/full-set] [--nproc 2] [--keep]
+        [--tree /scratch/full-set] [--source DIR] [--nproc 2] [--extra '--device cuda']
 
 1. Builds (or reuses) a measurement tree of distinct JPEGs shaped like ImageNet validation files
    (500x375, about 110 KB) from the shared imagenette10 images: image i is source i mod 1,670,
@@ -23,6 +23,7 @@ import json
 import multiprocessing
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -64,12 +65,12 @@ def make_image(job: tuple[int, int, str, str]) -> int:
     return os.path.getsize(target)
 
 
-def build_tree(tree: Path, count: int, jobs: int) -> dict:
+def build_tree(tree: Path, count: int, jobs: int, source: Path = SOURCE) -> dict:
     """The tree of `count` images, made unless a complete one is there (its marker file says so)."""
     marker = tree / ".complete"
     if marker.is_file() and json.loads(marker.read_text()).get("images") == count:
         return json.loads(marker.read_text())
-    pool_sources = sources(SOURCE)
+    pool_sources = sources(source)
     work = []
     for index in range(count):
         source = pool_sources[index % len(pool_sources)]
@@ -86,12 +87,22 @@ def build_tree(tree: Path, count: int, jobs: int) -> dict:
     return facts
 
 
-def timed(command: list[str], stdout_path: Path, env=None) -> float:
+def timed(command: list[str], stdout_path: Path, env=None, logs: Path | None = None) -> float:
+    """Seconds `command` took; its stdout to `stdout_path`, its stderr also to logs/<name>.log."""
     start = time.perf_counter()
-    with open(stdout_path, "wb") as out:
-        done = subprocess.run(command, cwd=REPO, stdout=out, env=dict(os.environ, PYTHON=sys.executable, **(env or {})))
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed (exit {done.returncode})")
+    log_path = logs / f"{stdout_path.stem}.log" if logs else None
+    with open(stdout_path, "wb") as out, open(log_path or os.devnull, "wb") as log:
+        process = subprocess.Popen(command, cwd=REPO, stdout=out, stderr=subprocess.PIPE,
+                                   env=dict(os.environ, PYTHON=sys.executable, **(env or {})))
+        for line in process.stderr:  # shown as it comes, and kept
+            sys.stderr.buffer.write(line)
+            sys.stderr.flush()
+            log.write(line)
+        process.wait()
+    if logs:  # the output.txt too, to compare with other runs
+        shutil.copyfile(stdout_path, logs / f"{stdout_path.stem}.out.txt")
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed (exit {process.returncode})")
     return round(time.perf_counter() - start, 1)
 
 
@@ -122,12 +133,39 @@ def verification_seconds(tree: Path, cache: Path, artifacts: Path) -> dict:
             "submissions_per_hour": round(3600 / total, 1)}
 
 
+def write(out: Path, result: dict) -> None:
+    """OUT.json and OUT.md of what is measured so far (called after each stage: a run cut off
+    by a time limit still leaves its figures)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    facts = result["tree"]
+    lines = [f"# The full set: {facts['images']} images ({facts['mean_kb']} KB each on average)", "",
+             f"{result['machine']}. `{result['commands']['run.bash']}`", "", "| measurement | seconds |", "|---|---:|"]
+    lines += [f"| {key} | {value} |" for key, value in result.items() if key.endswith("_s")]
+    if "cache_bytes" in result:
+        lines += ["", f"Cache: {result['cache_bytes']} bytes."]
+    verify = result.get("verification")
+    if verify:
+        lines += ["", f"Full verification of three artifacts on {verify['device']}: "
+                  f"{verify['total_s']} s ({verify['submissions_per_hour']} submissions per hour)."]
+    lines += [f"torchrun {key[5:-len('_output_identical')]} processes: output.txt identical: {value}"
+              for key, value in result.items() if key.startswith("nproc") and key.endswith("_output_identical")]
+    if "warm_output_identical" in result:
+        lines += [f"Warm output.txt identical to the cold one: {result['warm_output_identical']}"]
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights-dir", required=True, help="the three checkpoints, as run.bash expects")
     parser.add_argument("--out", required=True, help="path prefix of the .json and .md written")
     parser.add_argument("--images", type=int, default=50_000)
     parser.add_argument("--tree", help="where the measurement tree is built or found (default: a temporary folder)")
+    parser.add_argument("--source", default=str(SOURCE), help="the labelled images the tree is made from "
+                        "(an ImageFolder tree with wnids.txt; default: the shared imagenette10)")
+    parser.add_argument("--logs", help="folder for each run's stderr (default: not kept)")
+    parser.add_argument("--cache-dir", help="the runs' image cache folder, kept afterwards; it must not hold a "
+                        "cache yet (the first run is the cold one). Default: a temporary folder")
     parser.add_argument("--nproc", default="", help="comma-separated process counts for torchrun runs, e.g. 2")
     parser.add_argument("--jobs", type=int, default=min(16, os.cpu_count() or 1), help="processes building the tree")
     parser.add_argument("--extra", default="", help="more run.bash options, one string (e.g. '--device cpu')")
@@ -135,32 +173,34 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         tree = Path(args.tree) if args.tree else scratch / "tree"
-        facts = build_tree(tree, args.images, args.jobs)
-        common = ["bash", "run.bash", "--data", str(tree), "--classes", str(SOURCE / "wnids.txt"),
-                  "--weights-dir", args.weights_dir, "--cache-dir", str(scratch / "cache"), *args.extra.split()]
+        source = Path(args.source)
+        facts = build_tree(tree, args.images, args.jobs, source)
+        print(f"tree: {json.dumps(facts)}", file=sys.stderr, flush=True)
+        logs = Path(args.logs) if args.logs else None
+        if logs:
+            logs.mkdir(parents=True, exist_ok=True)
+        cache = Path(args.cache_dir) if args.cache_dir else scratch / "cache"
+        if any(cache.glob("images-*.u8")):
+            raise SystemExit(f"{cache} already holds an image cache: the cold run would not be cold")
+        common = ["bash", "run.bash", "--data", str(tree), "--classes", str(source / "wnids.txt"),
+                  "--weights-dir", args.weights_dir, "--cache-dir", str(cache), *args.extra.split()]
         result = {"machine": f"{platform.node()}: {os.cpu_count()} CPU cores", "tree": facts,
                   "commands": {"run.bash": " ".join(common), "this": " ".join(["python", *sys.argv])}}
-        result["run_bash_cold_s"] = timed([*common, "--save-dir", str(scratch / "models")], scratch / "one.txt")
-        result["run_bash_warm_s"] = timed(common, scratch / "warm.txt")
-        result["cache_bytes"] = sum(p.stat().st_size for p in (scratch / "cache").glob("images-*.u8"))
+        result["run_bash_cold_s"] = timed([*common, "--save-dir", str(scratch / "models")], scratch / "one.txt",
+                                          logs=logs)
+        write(Path(args.out), result)
+        result["run_bash_warm_s"] = timed(common, scratch / "warm.txt", logs=logs)
+        result["cache_bytes"] = sum(p.stat().st_size for p in cache.glob("images-*.u8"))
+        result["warm_output_identical"] = (scratch / "warm.txt").read_bytes() == (scratch / "one.txt").read_bytes()
+        write(Path(args.out), result)
         for count in filter(None, args.nproc.split(",")):
-            seconds = timed([*common, "--nproc-per-node", count], scratch / f"nproc{count}.txt")
+            seconds = timed([*common, "--nproc-per-node", count], scratch / f"nproc{count}.txt", logs=logs)
             same = (scratch / f"nproc{count}.txt").read_bytes() == (scratch / "one.txt").read_bytes()
             result[f"run_bash_warm_nproc{count}_s"] = seconds
             result[f"nproc{count}_output_identical"] = same
-        result["verification"] = verification_seconds(tree, scratch / "cache", scratch / "models")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
-    lines = [f"# The full set: {facts['images']} images ({facts['mean_kb']} KB each on average)", "",
-             f"{result['machine']}. `{result['commands']['run.bash']}`", "", "| measurement | seconds |", "|---|---:|"]
-    lines += [f"| {key} | {value} |" for key, value in result.items() if key.endswith("_s")]
-    verify = result["verification"]
-    lines += ["", f"Cache: {result['cache_bytes']} bytes. Full verification of three artifacts on {verify['device']}: "
-              f"{verify['total_s']} s ({verify['submissions_per_hour']} submissions per hour)."]
-    lines += [f"torchrun {key[5:-len('_output_identical')]} processes: output.txt identical: {value}"
-              for key, value in result.items() if key.endswith("_output_identical")]
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+            write(Path(args.out), result)
+        result["verification"] = verification_seconds(tree, cache, scratch / "models")
+        write(Path(args.out), result)
     print(json.dumps(result, indent=2))
     return 0
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import ast
 import os
 
@@ -30,7 +31,9 @@ def get_args_parser() -> argparse.ArgumentParser:
         allow_abbrev=False,  # run.bash refuses --model and --save-model; '--mod' must not slip past
         description="Quantize one torchvision model without real data, evaluate it, and write its "
                     "output.txt section to stdout (progress and logs go to stderr).")
-    parser.add_argument("--model", required=True, help=f"one of {', '.join(MODEL_NAMES)}")
+    parser.add_argument("--model", required=True,
+                        help=f"one of {', '.join(MODEL_NAMES)}; or several, comma-separated, run in turn in "
+                             "this one process (as run.bash does: the interpreter and the GPU start once)")
     parser.add_argument("--data", default=os.environ.get("IMAGENET_VAL"),
                         help="ImageFolder tree DIR/<wnid>/<image> to evaluate (default: $IMAGENET_VAL)")
     parser.add_argument("--weights", help="local FP32 state_dict (.pth/.pt/.safetensors); default: torchvision's download")
@@ -53,8 +56,10 @@ def get_args_parser() -> argparse.ArgumentParser:
                         help="search setting (repeatable): samples, weight_bits, act_bits, fix, proxy, sweep")
     parser.add_argument("--num-samples", type=int, help="calibration samples (default: the generator's)")
     parser.add_argument("--batch-size", type=int, help="calibration batch size (default: the generator's)")
-    parser.add_argument("--eval-batch-size", type=int, default=64)
-    parser.add_argument("--workers", type=int, help="image decoding processes (default: up to 8, one per core)")
+    parser.add_argument("--eval-batch-size", type=int,
+                        help="images per evaluation batch (default: 256 on a GPU, 64 on the CPU; predictions "
+                             "do not depend on it)")
+    parser.add_argument("--workers", type=int, help="image decoding processes (default: one per core, up to 32)")
     parser.add_argument("--cache-dir", help="decoded-image cache folder (default: $DFQ_CACHE_DIR, else "
                                             "$XDG_CACHE_HOME/dfq-kit, else ~/.cache/dfq-kit); 150,528 bytes per image")
     parser.add_argument("--no-cache", action="store_true", help="decode the images with PIL on every run, store nothing")
@@ -107,3 +112,19 @@ def parse_args(argv=None) -> argparse.Namespace:
         raise KitError("give --layer-config or --target-compression, not both: the search writes the layer config")
     args.search_kwargs = parse_generator_args(args.search_arg, "--search-arg")
     return args
+
+
+def model_runs(args: argparse.Namespace) -> list[argparse.Namespace]:
+    """One namespace per --model name, in the order given; every name is checked first, so a
+    typo in the last does not cost the first model's run."""
+    from .models import check_model_name
+
+    names = [name.strip() for name in args.model.split(",")]
+    for name in names:
+        check_model_name(name)
+    if len(names) > 1:
+        for option, value in (("--save-model", args.save_model), ("--export-onnx", args.export_onnx)):
+            if value:
+                raise KitError(f"{option} names one file but --model names {len(names)} models; "
+                               "use --save-dir DIR (and python -m challenge.export for ONNX)")
+    return [argparse.Namespace(**{**copy.deepcopy(vars(args)), "model": name}) for name in names]

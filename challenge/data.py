@@ -70,12 +70,14 @@ def list_images(root: str | Path, class_list: list[str], limit: int | None = Non
         if folder.name not in index_of:
             raise KitError(f"class folder {folder.name!r} in {str(root)!r} is not in the model's class list; "
                            "remove it or pass --classes with the right list")
+        label, top = index_of[folder.name], str(folder)
         for dirpath, dirnames, filenames in os.walk(folder):
             dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            # Strings, not Path objects: 50,000 files are listed once per model.
+            relative_dir = folder.name + dirpath[len(top):].replace(os.sep, "/")
             for file_name in filenames:
                 if file_name.lower().endswith(IMAGE_EXTENSIONS) and not file_name.startswith("."):
-                    relative = (Path(dirpath) / file_name).relative_to(root).as_posix()
-                    records.append(ImageRecord(relative, index_of[folder.name]))
+                    records.append(ImageRecord(f"{relative_dir}/{file_name}", label))
     if not records:
         raise KitError(f"no images in {str(root)!r}; expected DIR/<wnid>/<image>.JPEG")
     records.sort(key=lambda r: r.path)
@@ -116,7 +118,13 @@ def normalize(batch: torch.Tensor) -> torch.Tensor:
 
 
 def default_workers() -> int:
-    return min(8, os.cpu_count() or 1)
+    """One decoding process per core this process may use (up to 32): decoding is CPU-bound, and
+    while they decode, the main process only waits for batches."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(32, cores))
 
 
 def make_loader(dataset, batch_size: int = 64, num_workers: int | None = None, pin_memory: bool = False):
@@ -132,3 +140,45 @@ def decode_all(dataset: ImageDataset, num_workers: int | None = None) -> tuple[t
         images.append(batch)
         labels.append(batch_labels)
     return torch.cat(images), torch.cat(labels)
+
+
+def read_ahead(batches, depth: int = 2):
+    """The items of `batches`, produced by a thread up to `depth` ahead of the consumer (an
+    exception in the thread is raised in the consumer, where it would have been)."""
+    import queue
+    import threading
+
+    slots: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def offer(entry) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False  # the consumer has gone
+
+    def produce():
+        try:
+            for item in batches:
+                if not offer((item, None)):
+                    return
+            offer((done, None))
+        except BaseException as error:  # handed to the consumer
+            offer((done, error))
+
+    thread = threading.Thread(target=produce, daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = slots.get()
+            if item is done:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()

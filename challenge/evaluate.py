@@ -13,6 +13,11 @@ from .precision import strict_float32
 from .quant.exact import exact_runtime, normalize_exact
 
 
+# Batches whose classes are read back together: between read-backs a GPU runs batch after batch
+# without waiting for Python to queue the next one.
+READ_BACK_EVERY = 8
+
+
 @dataclass
 class Predictions:
     classes: list[int]
@@ -43,13 +48,19 @@ def predict_batches(model: torch.nn.Module, batches, device: str | torch.device,
     classes: list[int] = []
     bar = _progress(total, label)
     start = time.perf_counter()
+    pending: list[torch.Tensor] = []
     with exact_runtime() if exact else contextlib.nullcontext():
         for batch in batches:
             images = batch[0] if isinstance(batch, (tuple, list)) else batch
             images = images.to(device, non_blocking=True)
             logits = model(normalize_exact(images) if exact else normalize(images))
-            classes.extend(logits.argmax(dim=1).tolist())
+            pending.append(logits.argmax(dim=1))
+            if len(pending) == READ_BACK_EVERY:  # reading classes back waits for the GPU: seldom
+                classes.extend(torch.cat(pending).tolist())
+                pending.clear()
             bar.next(len(images))
+        if pending:
+            classes.extend(torch.cat(pending).tolist())
     seconds = time.perf_counter() - start
     bar.finish()
     return Predictions(classes, seconds)

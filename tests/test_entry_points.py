@@ -120,6 +120,24 @@ def test_run_bash_writes_all_three_models(tmp_path, weights_dir):
     assert [s.model for s in sections] == ["resnet18", "mobilenet_v2", "shufflenet_v2_x1_0"]
     assert sorted(p.name for p in tmp_path.glob("*.safetensors")) == [
         "mobilenet_v2.safetensors", "resnet18.safetensors", "shufflenet_v2_x1_0.safetensors"]
+    # The three run in one process; the last must not depend on the two before it.
+    alone = run(["--model", "shufflenet_v2_x1_0", *standin_args()[:4], "--weights-dir", str(weights_dir), *SMALL,
+                 "--save-model", str(tmp_path / "alone.safetensors")])
+    assert alone.returncode == 0, alone.stderr
+    assert result.stdout.endswith(alone.stdout)
+    assert (tmp_path / "alone.safetensors").read_bytes() == (tmp_path / "shufflenet_v2_x1_0.safetensors").read_bytes()
+
+
+def test_several_models_are_all_checked_before_the_first_runs():
+    result = run(["--model", "resnet18,resnet81", *standin_args(), *SMALL])
+    assert_one_line_error(result, "unknown model 'resnet81'")
+    assert "top-1" not in result.stderr
+
+
+def test_several_models_cannot_share_one_artifact_path(tmp_path):
+    result = run(["--model", "resnet18,shufflenet_v2_x1_0", *standin_args(), *SMALL,
+                  "--save-model", str(tmp_path / "m.safetensors")])
+    assert_one_line_error(result, "--save-model names one file", "--save-dir")
 
 
 def test_abbreviated_options_cannot_slip_past_run_bash():

@@ -104,3 +104,68 @@ def test_averages_run_in_float64_and_only_inside():
     expected = x.double().mean([2, 3]).float()
     assert torch.equal(pooled.flatten(1), expected) and torch.equal(mean, expected)
     assert pooled.dtype == torch.float32
+
+
+def _with_int8_products(model, monkeypatch, images, on_cpu=True):
+    """Logits with every groups=1 convolution as exact_int8's int8 product (the GPU path),
+    forced here on the CPU, where torch._int_mm also runs."""
+    from challenge.quant import exact_int8
+
+    applies = exact_int8.applies
+    monkeypatch.setattr(exact_int8, "applies", lambda layer, device: applies(layer, torch.device("cuda")))
+    layers = quant_layers(model).values()
+    for layer in layers:
+        layer.__dict__.pop("_exact_cache", None)
+    try:
+        logits = _logits(model, images)
+        used = sum(layer._exact_cache["int8"] is not None for layer in layers if "_exact_cache" in layer.__dict__)
+    finally:
+        for layer in layers:
+            layer.__dict__.pop("_exact_cache", None)
+    return logits, used
+
+
+def test_int8_products_give_the_same_bits_as_the_float_sums(qmodel, images, monkeypatch):
+    reference = _logits(qmodel, images)
+    for layer in quant_layers(qmodel).values():
+        layer.__dict__.pop("_exact_cache", None)
+    logits, used = _with_int8_products(qmodel, monkeypatch, images)
+    grouped = sum(isinstance(l.layer, torch.nn.Conv2d) and l.layer.groups == 1 for l in quant_layers(qmodel).values())
+    assert used == grouped > 0
+    assert torch.equal(reference, logits)
+
+
+@pytest.mark.parametrize("scheme", ["w4a4", "w6a6"])
+def test_int8_products_at_lower_widths(scheme, images, monkeypatch):
+    """Below 8 bits the activation range is 0..15 or 0..63 (no shift) and weights are small."""
+    torch.manual_seed(1)
+    model = build_architecture("resnet18", 10).eval()
+    qmodel = quantize_model(model, get_scheme(scheme), [torch.randn(4, 3, 64, 64, generator=torch.Generator().manual_seed(3))])
+    reference = _logits(qmodel, images)
+    for layer in quant_layers(qmodel).values():
+        layer.__dict__.pop("_exact_cache", None)
+    logits, used = _with_int8_products(qmodel, monkeypatch, images)
+    assert used > 0 and torch.equal(reference, logits)
+
+
+@pytest.mark.parametrize("kernel,stride,padding,dilation,channels", [
+    (7, 2, 3, 1, (3, 58)), (3, 1, 2, 2, (16, 24)), (1, 2, 0, 1, (40, 8)), (3, 2, 1, 1, (5, 3))])
+def test_an_int8_product_convolution_is_the_integer_sum(kernel, stride, padding, dilation, channels):
+    """exact_int8.conv against F.conv2d in float64 on the same integers: padding, strides,
+    dilation, and inner/output sizes that are not multiples of 8."""
+    from types import SimpleNamespace
+
+    from challenge.quant import exact_int8
+    from challenge.quant.modules import ActQuantizer
+
+    g = torch.Generator().manual_seed(kernel * 10 + stride)
+    conv = torch.nn.Conv2d(channels[0], channels[1], kernel, stride, padding, dilation, bias=False)
+    weight_int = torch.randint(-128, 128, conv.weight.shape, generator=g, dtype=torch.int8)
+    layer = SimpleNamespace(layer=conv, input_quant=ActQuantizer(8), weight_int=weight_int)
+    zero_point = 37
+    q = torch.randint(0, 256, (2, channels[0], 13, 11), generator=g)
+    x_int = (q - zero_point).float()
+    const = exact_int8.constants(layer, torch.device("cpu"), zero_point)
+    out = exact_int8.conv(layer, (q - const["shift"]).float(), const)
+    expected = F.conv2d(x_int.double(), weight_int.double(), None, stride, padding, dilation)
+    assert out.shape == expected.shape and torch.equal(out, expected.float())

@@ -1,0 +1,91 @@
+"""The exact reference runtime's convolutions on a GPU as int8 matrix products (int32 sums).
+
+With cuDNN off (exact.py says why), PyTorch's own CUDA convolution loops over the batch, one
+im2col and one GEMM per image: on an H200 that was about 1,500 ResNet18 images/s, a third of
+what the same GPU does with cuDNN, and the full validation set's evaluation time. Here a
+convolution with groups=1 is one integer matrix product over the whole batch instead:
+
+    sum over taps of (x_int - zp) * w  =  sum (q - s) * w  +  (s - zp) * sum w
+
+with q the stored activation (0..qmax) and s a shift (0 or 128) that puts q - s in int8's
+range; padding (x_int = 0) becomes q - s = zp - s. torch._int_mm (cuBLASLt, int8 operands,
+int32 accumulation) computes the first sum; int32 holds every partial sum of these layers
+exactly (|q - s| <= 128, |w| <= 128, at most 4,608 taps: below 2**31), so the summation order
+does not matter. The integer result is converted to float32 once, rounded to nearest: the
+same number the float32 path gives (exact below 2**24; above it the base-16 digits'
+recombination is also one correctly rounded addition of the exact sum). So predictions stay
+the same bits on every device: tests/challenge/test_exact.py compares the two paths.
+
+Depthwise convolutions (groups > 1) keep PyTorch's own kernel, a direct sum of products.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+ALIGN = 8  # _int_mm wants the inner and output dimensions in multiples of 8
+
+
+def applies(layer, device: torch.device) -> bool:
+    """Whether this layer's exact convolution runs as an int8 product on `device` (a GPU's)."""
+    conv, quantizer = layer.layer, layer.input_quant
+    return (torch.device(device).type == "cuda" and isinstance(conv, nn.Conv2d) and conv.groups == 1 and quantizer.qmin == 0
+            and quantizer.qmax <= 255 and int(layer.weight_int.min()) >= -128 and int(layer.weight_int.max()) <= 127)
+
+
+def _round_up(value: int) -> int:
+    return -(-value // ALIGN) * ALIGN
+
+
+def constants(layer, device: torch.device, zero_point: int) -> dict:
+    """The layer's int8 weight matrix (K x Cout, padded to multiples of 8) and the correction."""
+    weight = layer.weight_int.to(device=device, dtype=torch.int32)
+    cout = weight.shape[0]
+    shift = 0 if layer.input_quant.qmax <= 127 else 128
+    # Taps ordered (kh, kw, C), as the patches are gathered from a channels-last tensor.
+    matrix = weight.permute(0, 2, 3, 1).reshape(cout, -1)
+    k = matrix.shape[1]
+    padded = torch.zeros(_round_up(cout), _round_up(k), dtype=torch.int8, device=device)
+    padded[:cout, :k] = matrix.to(torch.int8)
+    correction = (shift - zero_point) * matrix.sum(dim=1)  # int32, per output channel
+    return {"matrix": padded.t(), "cout": cout, "shift": shift, "zero_point": zero_point,
+            "offset": zero_point - shift, "correction": correction}
+
+
+def _channels_last_int8(shifted: torch.Tensor, conv: nn.Conv2d, pad_value: int) -> torch.Tensor:
+    """shifted (N, C, H, W) float32 integers as an int8 (N, H+2ph, W+2pw, C) tensor, its border
+    `pad_value`: the conversion, the layout change and the padding in one copy."""
+    n, c, h, w = shifted.shape
+    ph, pw = conv.padding
+    out = torch.empty((n, h + 2 * ph, w + 2 * pw, c), dtype=torch.int8, device=shifted.device)
+    if ph or pw:
+        out.fill_(pad_value)
+    out[:, ph:ph + h, pw:pw + w].copy_(shifted.permute(0, 2, 3, 1))  # exact: integers in int8's range
+    return out
+
+
+def _patches(y: torch.Tensor, conv: nn.Conv2d) -> tuple[torch.Tensor, int, int]:
+    """(N*Ho*Wo, kh*kw*C) rows of the receptive fields of y (N, Hp, Wp, C), padded already."""
+    (kh, kw), (sh, sw), (dh, dw) = conv.kernel_size, conv.stride, conv.dilation
+    n, hp, wp, c = y.shape
+    ho, wo = (hp - dh * (kh - 1) - 1) // sh + 1, (wp - dw * (kw - 1) - 1) // sw + 1
+    s_n, s_h, s_w, s_c = y.stride()
+    fields = y.as_strided((n, ho, wo, kh, kw, c), (s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c))
+    return fields.reshape(n * ho * wo, kh * kw * c), ho, wo  # a view for 1x1 stride 1, else one copy
+
+
+def conv(layer, shifted: torch.Tensor, const: dict) -> torch.Tensor:
+    """The exact float32 convolution, from the activations as q - s (float32 integers: exact.
+    integer_input with offset zero_point - s) and the layer's integer weights; NCHW shape,
+    channels-last memory."""
+    y = _channels_last_int8(shifted, layer.layer, const["zero_point"] - const["shift"])
+    rows, ho, wo = _patches(y, layer.layer)
+    if rows.shape[1] != const["matrix"].shape[0]:
+        rows = F.pad(rows, (0, const["matrix"].shape[0] - rows.shape[1]))
+    if rows.shape[0] <= 16:  # _int_mm's smallest product: pad rows, drop them after
+        out = torch._int_mm(F.pad(rows, (0, 0, 0, 17 - rows.shape[0])), const["matrix"])[:rows.shape[0]]
+    else:
+        out = torch._int_mm(rows, const["matrix"])
+    out = out[:, :const["cout"]] + const["correction"]
+    return out.float().view(shifted.shape[0], ho, wo, const["cout"]).permute(0, 3, 1, 2)
