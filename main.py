@@ -24,5 +24,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    # Under torchrun every rank meets the same user error; rank 0 alone says it.
-    sys.exit(run_cli(main, quiet=not distributed.world_from_env().is_main))
+    # Under torchrun every rank meets the same user errors and rank 0 alone says them; an error
+    # in one rank's own images is said by that rank.
+    sys.exit(run_cli(main, quiet=lambda error: not distributed.is_said_here(error)))

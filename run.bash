@@ -4,9 +4,9 @@
 # Every option is passed to main.py, which runs the three models one after another in one
 # process (see `python main.py --help`): Python, PyTorch and the GPU start once, not three
 # times. With --save-dir DIR each quantized model is written to DIR/<model>.safetensors.
-# --nproc-per-node N runs them as N processes (python -m torch.distributed.run; one GPU each
-# on CUDA, gloo on the CPU), after main.py --check-processes N has checked the inputs, so a
-# mistake is one error line, not torchrun's report. The models share the decoded-image cache
+# --nproc-per-node N runs them as N processes (python -m challenge.launch: torchrun, one GPU
+# each on CUDA, gloo on the CPU), after main.py --check-processes N has checked the inputs, so
+# a mistake is one error line, not torchrun's report. The models share the decoded-image cache
 # (--cache-dir): the first decodes the images, the next two read them.
 # Stops with main.py's non-zero exit code at the first error.
 set -euo pipefail
@@ -42,7 +42,7 @@ fi
 models=resnet18,mobilenet_v2,shufflenet_v2_x1_0
 if [[ -n "$nproc" ]]; then
   "$python" main.py --model "$models" "$@" --check-processes "$nproc"
-  "$python" -m torch.distributed.run --standalone --nproc-per-node "$nproc" main.py --model "$models" "$@"
+  "$python" -m challenge.launch --nproc-per-node "$nproc" main.py --model "$models" "$@"
 else
   "$python" main.py --model "$models" "$@"
 fi

@@ -11,18 +11,21 @@ Backend gloo on the CPU, nccl on CUDA with one GPU per LOCAL_RANK.
 
 When one rank does work the others need (calibration, building the image cache), it broadcasts
 whether it succeeded: a user error on rank 0 ends every rank with that error, never a hang.
+Rank 0 alone prints the errors every rank meets; a rank prints an error of its own shard (a
+corrupt image with --no-cache), and challenge/launch.py exits with its code.
 """
 from __future__ import annotations
 
 import contextlib
 import datetime
 import os
+import time
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 
-from .errors import KitError
+from .errors import EXIT_PEER_LOST, KitError, QuietExit, RelayedError, ShardError, one_line
 
 # Rank 0 may calibrate for a long time (brecq: minutes) while the others wait in a broadcast.
 WAIT = datetime.timedelta(hours=4)
@@ -124,9 +127,27 @@ def check_shardable(count: int, processes: int) -> None:
                        "use fewer processes (--nproc-per-node) or more images")
 
 
+# How long a process that lost a peer waits before it ends: the launcher records the processes
+# that have ended when it sees the first one, and the cause (the peer, with its exit code 2 for
+# a user error) must be among them. The launcher ends the waiting ones itself.
+PEER_LOST_WAIT_S = 10.0
+
+
+@contextlib.contextmanager
+def _peers():
+    """A collective that fails because another process has ended (its own error or crash,
+    which that process reports) ends this one too, quietly, with EXIT_PEER_LOST."""
+    try:
+        yield
+    except RuntimeError:  # torch.distributed.DistBackendError and its kin
+        time.sleep(PEER_LOST_WAIT_S)
+        raise QuietExit(EXIT_PEER_LOST) from None
+
+
 def _broadcast(value, world: World):
     box = [value]
-    dist.broadcast_object_list(box, src=0)
+    with _peers():
+        dist.broadcast_object_list(box, src=0)
     return box[0]
 
 
@@ -148,10 +169,29 @@ def from_main(world: World, work=None, share=None):
         return result
     status, value = _broadcast(None, world)
     if status == "error":
-        raise KitError(value)
+        raise RelayedError(value)
     if status == "bug":
         raise RuntimeError("rank 0 failed; its traceback is above")
     return value
+
+
+def is_said_here(error: KitError) -> bool:
+    """Whether this process prints `error` under torchrun: every rank meets the same mistakes in
+    the options and files, and rank 0 says those; an error in a rank's own shard, that rank."""
+    return world_from_env().is_main or isinstance(error, ShardError)
+
+
+@contextlib.contextmanager
+def own_errors(world: World):
+    """A user error raised here on a rank other than 0 is that rank's own (see is_said_here)."""
+    try:
+        yield
+    except (RelayedError, ShardError):
+        raise
+    except KitError as error:
+        if world.is_main or not world.is_distributed:
+            raise
+        raise ShardError(f"process {world.rank} of {world.size}: {one_line(error)}") from None
 
 
 def main_first(world: World, work):
@@ -167,5 +207,6 @@ def gather_to_main(items: list, world: World) -> list | None:
     if not world.is_distributed:
         return items
     everyone = [None] * world.size
-    dist.all_gather_object(everyone, items)
+    with _peers():
+        dist.all_gather_object(everyone, items)
     return [item for part in everyone for item in part] if world.is_main else None

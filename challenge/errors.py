@@ -10,7 +10,25 @@ class KitError(Exception):
     """A user error: the message says what is wrong and what to do."""
 
 
+class RelayedError(KitError):
+    """Under torchrun: rank 0's user error, received by another rank (rank 0 says it)."""
+
+
+class ShardError(KitError):
+    """Under torchrun: a user error met by one rank alone, in its own part of the images (that
+    rank says it)."""
+
+
 EXIT_USER_ERROR = 2
+EXIT_PEER_LOST = 3  # under torchrun: another process ended first (it says why)
+
+
+class QuietExit(Exception):
+    """Ends the process with exit code `code` and nothing printed: another process says why."""
+
+    def __init__(self, code: int):
+        super().__init__(code)
+        self.code = code
 
 
 def one_line(error: BaseException) -> str:
@@ -27,14 +45,17 @@ def one_line(error: BaseException) -> str:
     return " ".join(text.split())
 
 
-def run_cli(main, argv=None, quiet: bool = False) -> int:
-    """Run `main(argv)`; a KitError becomes `error: <line>` on stderr (unless `quiet`) and exit code 2."""
+def run_cli(main, argv=None, quiet=False) -> int:
+    """Run `main(argv)`; a KitError becomes `error: <line>` on stderr and exit code 2. `quiet`
+    (a bool, or a function of the error) keeps the line back: another process says it."""
     try:
         return main(argv) or 0
     except KitError as error:
-        if not quiet:
+        if not (quiet(error) if callable(quiet) else quiet):
             print(f"error: {one_line(error)}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except QuietExit as done:
+        return done.code
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130

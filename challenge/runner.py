@@ -243,9 +243,10 @@ def run(args, stdout=sys.stdout) -> output_format.Section:
 
     evaluating = time.perf_counter()
     part = distributed.shard(len(records), world)  # everything, in one process
-    batches = evaluation_batches(args, cache_dir, data_root, records, part, where, world)
-    predictions = evaluate.predict_batches(evaluated, batches, where, len(part),
-                                           label=f"{args.model} {scheme.name} ({args.runtime})")
+    with distributed.own_errors(world):  # a corrupt image in this rank's part
+        batches = evaluation_batches(args, cache_dir, data_root, records, part, where, world)
+        predictions = evaluate.predict_batches(evaluated, batches, where, len(part),
+                                               label=f"{args.model} {scheme.name} ({args.runtime})")
     classes = distributed.gather_to_main(predictions.classes, world)
     if not world.is_main:
         return None

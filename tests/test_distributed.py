@@ -39,3 +39,45 @@ def test_two_gloo_processes_write_the_single_process_output(tmp_path):
 def test_run_bash_refuses_more_processes_than_images():
     result = run([*standin_args(), *SMALL, "--limit", "2", "--nproc-per-node", "3"], script=("bash", "run.bash"))
     assert_one_line_error(result, "3 processes for 2 images")
+
+
+def _tree_with_a_corrupt_last_image(root):
+    """Four images of one class; the last in canonical order (process 1's part of 4) is cut short."""
+    import shutil
+
+    from tests.conftest import IMAGENETTE, require
+
+    folder = root / "n01440764"
+    folder.mkdir(parents=True)
+    for source in sorted((require(IMAGENETTE) / "n01440764").iterdir())[:4]:
+        shutil.copyfile(source, folder / source.name)
+    last = sorted(folder.iterdir())[-1]
+    last.write_bytes(last.read_bytes()[:200])
+    return last
+
+
+def test_an_error_in_one_process_s_own_images_is_its_one_line(tmp_path, weights_dir):
+    """Only process 1 decodes the bad file (--no-cache): it says so; process 0, left waiting in
+    the gather, ends quietly; the launcher adds nothing and exits 2."""
+    last = _tree_with_a_corrupt_last_image(tmp_path / "data")
+    args = ["--data", str(tmp_path / "data"), *standin_args()[2:4], "--weights-dir", str(weights_dir), *SMALL,
+            "--limit", "4", "--no-cache", "--nproc-per-node", "2"]
+    result = run(args, script=("bash", "run.bash"))
+    assert_one_line_error(result, "process 1 of 2", "cannot read image", last.name)
+
+
+def test_an_error_only_the_calibrating_process_meets_is_one_line(weights_dir):
+    """A wrong generator argument shows only when process 0 generates: every process ends, one line."""
+    args = [*standin_args()[:4], "--weights-dir", str(weights_dir), *SMALL, "--limit", "4",
+            "--gen-arg", "nonsense=1", "--nproc-per-node", "2"]
+    result = run(args, script=("bash", "run.bash"))
+    assert_one_line_error(result, "rejected its arguments")
+
+
+@pytest.mark.parametrize("failures,expected", [
+    ({0: 3, 1: 2}, (2, None)), ({1: 2}, (2, None)), ({0: -15, 1: 2}, (2, None)),
+    ({0: 3, 1: 1}, (1, 1)), ({0: 3}, (1, 0)), ({0: 1, 1: -15}, (1, 0))])
+def test_the_launcher_reports_the_cause_not_the_processes_that_followed(failures, expected):
+    from challenge.launch import exit_code
+
+    assert exit_code(failures) == expected
