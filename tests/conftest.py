@@ -41,6 +41,19 @@ def imagenette() -> Path:
 
 
 @pytest.fixture
+def small_tree(tmp_path, imagenette) -> Path:
+    """Six real JPEGs of three classes, copied so that a test may change them."""
+    import shutil
+
+    root = tmp_path / "images"
+    for folder in sorted(p for p in imagenette.iterdir() if p.is_dir())[:3]:
+        (root / folder.name).mkdir(parents=True)
+        for image in sorted(folder.iterdir())[:2]:
+            shutil.copy(image, root / folder.name / image.name)
+    return root
+
+
+@pytest.fixture
 def mobilenet_weights() -> Path:
     return require(ASSETS / "weights" / "mobilenet_v2-b0353104.pth")
 

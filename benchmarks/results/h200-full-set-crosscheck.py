@@ -1,6 +1,6 @@
 """On the GPU: the artifacts' predictions with exact_int8 switched off (PyTorch's own convolution,
 float32 integer sums) against output.txt, made with it on, for the first N images."""
-import sys, json, torch
+import sys, json
 sys.path.insert(0, '.')
 from challenge import data, evaluate, image_cache, output_format, runtimes
 from challenge.quant import exact_int8

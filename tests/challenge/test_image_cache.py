@@ -1,6 +1,5 @@
 """The decoded-image cache: hits, misses after a change, recovery from a damaged file, same predictions."""
 import os
-import shutil
 
 import numpy as np
 import pytest
@@ -8,17 +7,6 @@ import torch
 
 from challenge import data, evaluate, image_cache
 from challenge.errors import KitError
-
-
-@pytest.fixture
-def small_tree(tmp_path, imagenette):
-    """Six real JPEGs of three classes, copied so that a test may change them."""
-    root = tmp_path / "images"
-    for folder in sorted(p for p in imagenette.iterdir() if p.is_dir())[:3]:
-        (root / folder.name).mkdir(parents=True)
-        for image in sorted(folder.iterdir())[:2]:
-            shutil.copy(image, root / folder.name / image.name)
-    return root
 
 
 def records_of(root, imagenette):
