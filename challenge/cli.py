@@ -122,9 +122,13 @@ def model_runs(args: argparse.Namespace) -> list[argparse.Namespace]:
     names = [name.strip() for name in args.model.split(",")]
     for name in names:
         check_model_name(name)
+    if len(set(names)) != len(names):
+        raise KitError(f"--model {args.model} names a model twice; output.txt holds one section per model")
     if len(names) > 1:
-        for option, value in (("--save-model", args.save_model), ("--export-onnx", args.export_onnx)):
+        for option, value in (("--save-model", args.save_model), ("--export-onnx", args.export_onnx),
+                              ("--weights", args.weights)):
             if value:
                 raise KitError(f"{option} names one file but --model names {len(names)} models; "
-                               "use --save-dir DIR (and python -m challenge.export for ONNX)")
+                               "use --weights-dir DIR and --save-dir DIR (and python -m challenge.export "
+                               "for ONNX)")
     return [argparse.Namespace(**{**copy.deepcopy(vars(args)), "model": name}) for name in names]

@@ -118,13 +118,18 @@ def normalize(batch: torch.Tensor) -> torch.Tensor:
 
 
 def default_workers() -> int:
-    """One decoding process per core this process may use (up to 32): decoding is CPU-bound, and
-    while they decode, the main process only waits for batches."""
+    """One decoding process per core this process may use, shared among the processes torchrun
+    starts on the host (up to 32): decoding is CPU-bound, and while they decode, the main
+    process only waits for batches."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
-    return max(1, min(32, cores))
+    try:
+        local_processes = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    except ValueError:
+        local_processes = 1
+    return max(1, min(32, cores // local_processes))
 
 
 def make_loader(dataset, batch_size: int = 64, num_workers: int | None = None, pin_memory: bool = False):

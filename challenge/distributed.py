@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
+import sys
 import time
 from dataclasses import dataclass
 
@@ -74,9 +75,8 @@ def session(device_option: str = "auto"):
         return
     cuda = uses_cuda(device_option) and torch.cuda.is_available()
     if cuda:
-        if world.local_rank >= torch.cuda.device_count():
-            raise KitError(f"{world.size} processes per node but {torch.cuda.device_count()} GPU(s): "
-                           "use at most one process per GPU (--nproc-per-node)")
+        if world.local_rank >= torch.cuda.device_count():  # only this rank knows: it says so
+            raise ShardError(too_many_for_the_gpus(world.size))
         torch.cuda.set_device(world.local_rank)
     dist.init_process_group("nccl" if cuda else "gloo", timeout=WAIT)
     try:
@@ -121,6 +121,18 @@ def shard(count: int, world: World) -> range:
     return range(count * world.rank // world.size, count * (world.rank + 1) // world.size)
 
 
+def too_many_for_the_gpus(processes: int) -> str:
+    return (f"{processes} processes per node but {torch.cuda.device_count()} GPU(s): use at most one "
+            "process per GPU (--nproc-per-node)")
+
+
+def check_processes(processes: int, device_option: str) -> None:
+    """What run.bash --nproc-per-node checks before it launches: one GPU per process on CUDA."""
+    if processes > 1 and uses_cuda(device_option) and torch.cuda.is_available() \
+            and processes > torch.cuda.device_count():
+        raise KitError(too_many_for_the_gpus(processes))
+
+
 def check_shardable(count: int, processes: int) -> None:
     if processes > count:
         raise KitError(f"{processes} processes for {count} images: each process needs at least one; "
@@ -131,22 +143,34 @@ def check_shardable(count: int, processes: int) -> None:
 # that have ended when it sees the first one, and the cause (the peer, with its exit code 2 for
 # a user error) must be among them. The launcher ends the waiting ones itself.
 PEER_LOST_WAIT_S = 10.0
+# What gloo and NCCL say when the other end of a collective has gone (gloo raises a plain
+# RuntimeError; torch's own errors are DistError).
+PEER_LOST_SIGNS = ("closed by peer", "reset by peer", "broken pipe", "connection refused", "aborted")
+
+
+def _lost_peer(error: RuntimeError) -> bool:
+    return isinstance(error, dist.DistError) or any(sign in str(error).lower() for sign in PEER_LOST_SIGNS)
 
 
 @contextlib.contextmanager
-def _peers():
+def _peers(world: World):
     """A collective that fails because another process has ended (its own error or crash,
-    which that process reports) ends this one too, quietly, with EXIT_PEER_LOST."""
+    which that process reports) ends this one too, with EXIT_PEER_LOST. Usually the launcher
+    stops it first, quietly; one still running after PEER_LOST_WAIT_S says what it saw."""
     try:
         yield
-    except RuntimeError:  # torch.distributed.DistBackendError and its kin
+    except RuntimeError as error:
+        if not _lost_peer(error):
+            raise
         time.sleep(PEER_LOST_WAIT_S)
+        print(f"error: process {world.rank} of {world.size} lost another process ({one_line(error)})",
+              file=sys.stderr, flush=True)
         raise QuietExit(EXIT_PEER_LOST) from None
 
 
 def _broadcast(value, world: World):
     box = [value]
-    with _peers():
+    with _peers(world):
         dist.broadcast_object_list(box, src=0)
     return box[0]
 
@@ -207,6 +231,6 @@ def gather_to_main(items: list, world: World) -> list | None:
     if not world.is_distributed:
         return items
     everyone = [None] * world.size
-    with _peers():
+    with _peers(world):
         dist.all_gather_object(everyone, items)
     return [item for part in everyone for item in part] if world.is_main else None

@@ -28,16 +28,19 @@ def _silence_launcher_logs() -> None:
 
 
 def exit_code(failures: dict[int, int]) -> tuple[int, int | None]:
-    """(the launcher's exit code, the rank to name) from each failed rank's exit code. A rank
-    that stopped because another had ended (EXIT_PEER_LOST) or that the launcher killed (a
-    negative code) is not the cause; a user error wins over a crash."""
-    causes = {rank: code for rank, code in failures.items() if code > 0 and code != EXIT_PEER_LOST}
-    if EXIT_USER_ERROR in causes.values():
-        return EXIT_USER_ERROR, None  # the rank has said it in one line
-    if causes:
-        rank = min(causes)
-        return causes[rank], rank
-    return 1, min(failures) if failures else None  # only processes that followed another
+    """(the launcher's exit code, the rank to name) from each failed rank's exit code. A user
+    error (2) wins: its rank has said it in one line. Then a crash (another positive code),
+    then a process killed by a signal (negative: the launcher's own stops, or the kernel's
+    out-of-memory killer). A rank that stopped because another had ended (EXIT_PEER_LOST)
+    is the cause only when nothing else is there."""
+    if EXIT_USER_ERROR in failures.values():
+        return EXIT_USER_ERROR, None
+    for chosen in ({r: c for r, c in failures.items() if c > 0 and c != EXIT_PEER_LOST},
+                   {r: c for r, c in failures.items() if c < 0}, failures):
+        if chosen:
+            rank = min(chosen)
+            return (chosen[rank] if chosen[rank] > 0 else 1), rank
+    return 1, None
 
 
 def main(argv=None) -> int:

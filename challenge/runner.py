@@ -214,6 +214,8 @@ def run(args, stdout=sys.stdout) -> output_format.Section:
     data_root = data.check_data_dir(args.data)
     records = data.list_images(data_root, data.class_list_for(fp32.num_classes, args.classes), args.limit)
     distributed.check_shardable(len(records), args.check_processes or world.size)
+    if args.check_processes:
+        distributed.check_processes(args.check_processes, args.device)
     cache_dir = cache_folder(args)
     if args.check_processes:  # run.bash's check before it launches torchrun
         return None

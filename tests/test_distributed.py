@@ -76,7 +76,7 @@ def test_an_error_only_the_calibrating_process_meets_is_one_line(weights_dir):
 
 @pytest.mark.parametrize("failures,expected", [
     ({0: 3, 1: 2}, (2, None)), ({1: 2}, (2, None)), ({0: -15, 1: 2}, (2, None)),
-    ({0: 3, 1: 1}, (1, 1)), ({0: 3}, (1, 0)), ({0: 1, 1: -15}, (1, 0))])
+    ({0: 3, 1: 1}, (1, 1)), ({0: 1, 1: -15}, (1, 0)), ({0: 3, 1: -9}, (1, 1)), ({0: 3}, (3, 0))])
 def test_the_launcher_reports_the_cause_not_the_processes_that_followed(failures, expected):
     from challenge.launch import exit_code
 

@@ -134,10 +134,14 @@ def test_several_models_are_all_checked_before_the_first_runs():
     assert "top-1" not in result.stderr
 
 
-def test_several_models_cannot_share_one_artifact_path(tmp_path):
-    result = run(["--model", "resnet18,shufflenet_v2_x1_0", *standin_args(), *SMALL,
-                  "--save-model", str(tmp_path / "m.safetensors")])
-    assert_one_line_error(result, "--save-model names one file", "--save-dir")
+@pytest.mark.parametrize("option,value", [("--save-model", "m.safetensors"), ("--weights", "w.pth")])
+def test_several_models_cannot_share_one_file(tmp_path, option, value):
+    result = run(["--model", "resnet18,shufflenet_v2_x1_0", *standin_args(), *SMALL, option, str(tmp_path / value)])
+    assert_one_line_error(result, f"{option} names one file")
+
+
+def test_a_model_named_twice_is_refused():
+    assert_one_line_error(run(["--model", "resnet18,resnet18", *standin_args(), *SMALL]), "names a model twice")
 
 
 def test_abbreviated_options_cannot_slip_past_run_bash():

@@ -169,3 +169,28 @@ def test_an_int8_product_convolution_is_the_integer_sum(kernel, stride, padding,
     out = exact_int8.conv(layer, (q - const["shift"]).float(), const)
     expected = F.conv2d(x_int.double(), weight_int.double(), None, stride, padding, dilation)
     assert out.shape == expected.shape and torch.equal(out, expected.float())
+
+
+def test_int8_products_are_used_only_where_they_are_exact():
+    """Not for depthwise layers, string padding, activations over 8 bits, weights over int8,
+    sums that could pass int32, or a CPU."""
+    from types import SimpleNamespace
+
+    from challenge.quant import exact_int8
+    from challenge.quant.modules import ActQuantizer
+
+    def layer(conv=None, bits=8, weight=None):
+        conv = conv or torch.nn.Conv2d(8, 8, 3, padding=1, bias=False)
+        weight = torch.ones(conv.weight.shape, dtype=torch.int32) if weight is None else weight
+        return SimpleNamespace(layer=conv, input_quant=ActQuantizer(bits), weight_int=weight)
+
+    cuda = torch.device("cuda")
+    assert exact_int8.applies(layer(), cuda)
+    assert not exact_int8.applies(layer(), torch.device("cpu"))
+    assert not exact_int8.applies(layer(torch.nn.Conv2d(8, 8, 3, groups=8)), cuda)
+    assert not exact_int8.applies(layer(torch.nn.Conv2d(8, 8, 3, padding="same")), cuda)
+    assert not exact_int8.applies(layer(bits=9), cuda)
+    assert not exact_int8.applies(layer(weight=torch.full((8, 8, 3, 3), 200, dtype=torch.int32)), cuda)
+    wide = torch.nn.Conv2d(8192, 1, 3, bias=False)  # 73,728 taps of -128: 383 * 9.4M passes 2**31
+    assert not exact_int8.applies(layer(wide, weight=torch.full(wide.weight.shape, -128, dtype=torch.int32)), cuda)
+    assert exact_int8.applies(layer(wide, weight=torch.full(wide.weight.shape, -16, dtype=torch.int32)), cuda)
