@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import argparse
-import copy
 import ast
+import copy
 import os
 
 from .errors import KitError
@@ -29,8 +29,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="main.py",
         allow_abbrev=False,  # run.bash refuses --model and --save-model; '--mod' must not slip past
-        description="Quantize one torchvision model without real data, evaluate it, and write its "
-                    "output.txt section to stdout (progress and logs go to stderr).")
+        description="Quantize a torchvision model (or several, in turn) without real data, evaluate it, "
+                    "and write its output.txt section to stdout (progress and logs go to stderr).")
     parser.add_argument("--model", required=True,
                         help=f"one of {', '.join(MODEL_NAMES)}; or several, comma-separated, run in turn in "
                              "this one process (as run.bash does: the interpreter and the GPU start once)")
