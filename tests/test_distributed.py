@@ -9,6 +9,7 @@ from challenge.errors import KitError
 from tests.test_entry_points import SMALL, assert_one_line_error, run, standin_args
 
 TORCHRUN = (sys.executable, "-m", "torch.distributed.run", "--standalone")
+LAUNCH = (sys.executable, "-m", "challenge.launch", "--nproc-per-node", "2", "main.py")  # what run.bash starts
 
 
 @pytest.mark.parametrize("count,size", [(10, 2), (7, 3), (3, 3)])
@@ -60,17 +61,17 @@ def test_an_error_in_one_process_s_own_images_is_its_one_line(tmp_path, weights_
     """Only process 1 decodes the bad file (--no-cache): it says so; process 0, left waiting in
     the gather, ends quietly; the launcher adds nothing and exits 2."""
     last = _tree_with_a_corrupt_last_image(tmp_path / "data")
-    args = ["--data", str(tmp_path / "data"), *standin_args()[2:4], "--weights-dir", str(weights_dir), *SMALL,
-            "--limit", "4", "--no-cache", "--nproc-per-node", "2"]
-    result = run(args, script=("bash", "run.bash"))
+    args = ["--model", "resnet18", "--data", str(tmp_path / "data"), *standin_args()[2:4],
+            "--weights-dir", str(weights_dir), *SMALL, "--limit", "4", "--no-cache"]
+    result = run(args, script=LAUNCH)
     assert_one_line_error(result, "process 1 of 2", "cannot read image", last.name)
 
 
 def test_an_error_only_the_calibrating_process_meets_is_one_line(weights_dir):
     """A wrong generator argument shows only when process 0 generates: every process ends, one line."""
-    args = [*standin_args()[:4], "--weights-dir", str(weights_dir), *SMALL, "--limit", "4",
-            "--gen-arg", "nonsense=1", "--nproc-per-node", "2"]
-    result = run(args, script=("bash", "run.bash"))
+    args = ["--model", "resnet18", *standin_args()[:4], "--weights-dir", str(weights_dir), *SMALL, "--limit", "4",
+            "--gen-arg", "nonsense=1"]
+    result = run(args, script=LAUNCH)
     assert_one_line_error(result, "rejected its arguments")
 
 
