@@ -194,3 +194,24 @@ def test_int8_products_are_used_only_where_they_are_exact():
     wide = torch.nn.Conv2d(8192, 1, 3, bias=False)  # 73,728 taps of -128: 383 * 9.4M passes 2**31
     assert not exact_int8.applies(layer(wide, weight=torch.full(wide.weight.shape, -128, dtype=torch.int32)), cuda)
     assert exact_int8.applies(layer(wide, weight=torch.full(wide.weight.shape, -16, dtype=torch.int32)), cuda)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (CI has none; run it on the device)")
+@pytest.mark.parametrize("batch_size", [1, 6])
+def test_a_gpu_gives_the_cpu_s_bits(qmodel, images, batch_size):
+    """The GPU path (int8 products through cuBLASLt, PyTorch's depthwise kernel) against the CPU's
+    float sums, logit for logit. One 64-pixel image leaves 4 rows in the last layers: the
+    padded-rows branch of exact_int8.conv."""
+    from challenge.precision import strict_float32
+
+    cpu = _logits(qmodel, images, batch_size)
+    qmodel.cuda()
+    try:
+        with strict_float32():  # as evaluate.predict_batches runs: no TF32 in the float layers
+            gpu = _logits(qmodel, images.cuda(), batch_size).cpu()
+        used = [layer for layer in quant_layers(qmodel).values() if layer.__dict__.get("_exact_cache", {}).get("int8")]
+    finally:
+        qmodel.cpu()
+        for layer in quant_layers(qmodel).values():
+            layer.__dict__.pop("_exact_cache", None)
+    assert used and torch.equal(cpu, gpu)
