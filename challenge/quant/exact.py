@@ -94,19 +94,14 @@ def normalize_exact(batch: torch.Tensor) -> torch.Tensor:
     return torch.take(_tables[key], batch.long() + offsets)
 
 
-def integer_input(x: torch.Tensor, quantizer, zero_point: int | None = None, offset: int = 0) -> torch.Tensor:
-    """(x_int - zero_point + offset) as float32 integers, with x_int = clamp(round(x / scale) + zero_point)
+def integer_input(x: torch.Tensor, quantizer, zero_point: int | None = None) -> torch.Tensor:
+    """(x_int - zero_point) as float32 integers, with x_int = clamp(round(x / scale) + zero_point)
     computed as fake_quantize does (a multiplication by the float32 reciprocal of the scale)."""
     if zero_point is None:
         zero_point = int(quantizer.zero_point)
     q = x * torch.reciprocal(quantizer.scale.to(x.device))
     # round(v) + zp clamped to [qmin, qmax], minus zp, is round(v) clamped to [qmin - zp, qmax - zp].
-    # Adding the integer offset before the clamp is exact below 2**24; a value beyond that is
-    # clamped to the same bound either way.
-    q = q.round_()
-    if offset:
-        q = q.add_(offset)
-    return q.clamp_(quantizer.qmin - zero_point + offset, quantizer.qmax - zero_point + offset)
+    return q.round_().clamp_(quantizer.qmin - zero_point, quantizer.qmax - zero_point)
 
 
 def supports(layer) -> bool:
@@ -141,10 +136,10 @@ def _constants(layer, device: torch.device) -> dict:
     shape = (1, -1, 1, 1) if isinstance(layer.layer, nn.Conv2d) else (1, -1)
     # One float32 number per output channel, rounded once: the same on every device.
     scale = (quantizer.scale.to(device, torch.float64) * layer.weight_scale.to(device, torch.float64)).float()
-    bias = layer.layer.bias
+    bias = None if layer.layer.bias is None else layer.layer.bias.detach().to(device)
+    int8 = exact_int8.constants(layer, device, zero_point, scale, bias) if exact_int8.applies(layer, device) else None
     cached = {"key": key, "weight": weight.to(dtype), "passes": passes, "dtype": dtype, "zero_point": zero_point,
-              "scale": scale.view(shape), "bias": None if bias is None else bias.detach().to(device).view(shape),
-              "int8": exact_int8.constants(layer, device, zero_point) if exact_int8.applies(layer, device) else None}
+              "scale": scale.view(shape), "bias": None if bias is None else bias.view(shape), "int8": int8}
     layer._exact_cache = cached
     return cached
 
@@ -159,10 +154,7 @@ def quant_layer_forward(layer, x: torch.Tensor) -> torch.Tensor:
     """The exact output of a QuantLayer (see the module docstring); float32, like its input."""
     const = _constants(layer, x.device)
     if const["int8"] is not None:
-        shifted = integer_input(x, layer.input_quant, const["zero_point"], const["int8"]["offset"])
-        out = exact_int8.conv(layer, shifted, const["int8"])
-        out = out.mul_(const["scale"])
-        return out if const["bias"] is None else out.add_(const["bias"])
+        return exact_int8.forward(layer, x, const["int8"])
     ints = integer_input(x, layer.input_quant, const["zero_point"]).to(const["dtype"])
     if const["passes"] == 1:
         out = _apply(layer.layer, ints, const["weight"]).float()

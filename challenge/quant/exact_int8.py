@@ -55,11 +55,13 @@ def _round_up(value: int) -> int:
     return -(-value // ALIGN) * ALIGN
 
 
-def constants(layer, device: torch.device, zero_point: int) -> dict:
-    """The layer's int8 weight matrix (K x Cout, padded to multiples of 8) and the correction."""
+def constants(layer, device: torch.device, zero_point: int, scale: torch.Tensor, bias: torch.Tensor | None) -> dict:
+    """The layer's int8 weight matrix (K x Cout, padded to multiples of 8), the correction, and
+    the numbers the activations are quantized with and the sums scaled by (per output channel)."""
     weight = layer.weight_int.to(device=device, dtype=torch.int32)
     cout = weight.shape[0]
-    shift = 0 if layer.input_quant.qmax <= 127 else 128
+    quantizer = layer.input_quant
+    shift = 0 if quantizer.qmax <= 127 else 128
     # Taps ordered (kh, kw, C), as the patches are gathered from a channels-last tensor.
     matrix = weight.permute(0, 2, 3, 1).reshape(cout, -1)
     k = matrix.shape[1]
@@ -67,19 +69,11 @@ def constants(layer, device: torch.device, zero_point: int) -> dict:
     padded[:cout, :k] = matrix.to(torch.int8)
     correction = ((shift - zero_point) * matrix.sum(dim=1)).to(torch.int32)  # per output channel; applies() bounds it
     return {"matrix": padded.t(), "cout": cout, "shift": shift, "zero_point": zero_point,
-            "offset": zero_point - shift, "correction": correction}
-
-
-def _channels_last_int8(shifted: torch.Tensor, conv: nn.Conv2d, pad_value: int) -> torch.Tensor:
-    """shifted (N, C, H, W) float32 integers as an int8 (N, H+2ph, W+2pw, C) tensor, its border
-    `pad_value`: the conversion, the layout change and the padding in one copy."""
-    n, c, h, w = shifted.shape
-    ph, pw = conv.padding
-    out = torch.empty((n, h + 2 * ph, w + 2 * pw, c), dtype=torch.int8, device=shifted.device)
-    if ph or pw:
-        out.fill_(pad_value)
-    out[:, ph:ph + h, pw:pw + w].copy_(shifted.permute(0, 2, 3, 1))  # exact: integers in int8's range
-    return out
+            "offset": zero_point - shift, "correction": correction,
+            # x * (1 / scale) in float32, as exact.integer_input and fake_quantize compute it
+            "reciprocal": float(torch.reciprocal(quantizer.scale.float())),
+            "low": float(quantizer.qmin - zero_point), "high": float(quantizer.qmax - zero_point),
+            "scale": scale.reshape(-1).contiguous(), "bias": None if bias is None else bias.reshape(-1).contiguous()}
 
 
 def _patches(y: torch.Tensor, conv: nn.Conv2d) -> tuple[torch.Tensor, int, int]:
@@ -92,17 +86,40 @@ def _patches(y: torch.Tensor, conv: nn.Conv2d) -> tuple[torch.Tensor, int, int]:
     return fields.reshape(n * ho * wo, kh * kw * c), ho, wo  # a view for 1x1 stride 1, else one copy
 
 
-def conv(layer, shifted: torch.Tensor, const: dict) -> torch.Tensor:
-    """The exact float32 convolution, from the activations as q - s (float32 integers: exact.
-    integer_input with offset zero_point - s) and the layer's integer weights; NCHW shape,
-    channels-last memory."""
-    y = _channels_last_int8(shifted, layer.layer, const["zero_point"] - const["shift"])
+def _kernels(device: torch.device):
+    from . import exact_kernels  # Triton is imported only where a GPU runs this path
+
+    return exact_kernels, exact_kernels.enabled(device)
+
+
+def int8_input(layer, x: torch.Tensor, const: dict) -> torch.Tensor:
+    """x (float32 activations, N, C, H, W) as the int8 channels-last, padded q - s of the
+    exact runtime: round(x / scale) + zero_point, clamped, minus the shift."""
+    kernels, fused = _kernels(x.device)
+    quantize = kernels.quantize_nhwc if fused else kernels.quantize_nhwc_torch
+    return quantize(x, const["reciprocal"], const["low"], const["high"], const["offset"],
+                    layer.layer.padding, const["zero_point"] - const["shift"])
+
+
+def integer_sums(layer, y: torch.Tensor, const: dict) -> tuple[torch.Tensor, int, int]:
+    """The int32 sums sum (q - s) * w over each receptive field of y (int8, N, Hp, Wp, C):
+    (N*Ho*Wo, >= Cout) rows, and Ho, Wo."""
     rows, ho, wo = _patches(y, layer.layer)
     if rows.shape[1] != const["matrix"].shape[0]:
         rows = F.pad(rows, (0, const["matrix"].shape[0] - rows.shape[1]))
     if rows.shape[0] <= 16:  # _int_mm's smallest product: pad rows, drop them after
-        out = torch._int_mm(F.pad(rows, (0, 0, 0, 17 - rows.shape[0])), const["matrix"])[:rows.shape[0]]
-    else:
-        out = torch._int_mm(rows, const["matrix"])
-    out = out[:, :const["cout"]] + const["correction"]
-    return out.float().view(shifted.shape[0], ho, wo, const["cout"]).permute(0, 3, 1, 2)
+        return torch._int_mm(F.pad(rows, (0, 0, 0, 17 - rows.shape[0])), const["matrix"])[:rows.shape[0]], ho, wo
+    return torch._int_mm(rows, const["matrix"]), ho, wo
+
+
+def scaled(sums: torch.Tensor, const: dict) -> torch.Tensor:
+    """float32(sums + correction) * (input scale * weight scale) (+ bias): (rows, Cout)."""
+    kernels, fused = _kernels(sums.device)
+    finish = kernels.finish if fused else kernels.finish_torch
+    return finish(sums, const["correction"], const["scale"], const["bias"], const["cout"])
+
+
+def forward(layer, x: torch.Tensor, const: dict) -> torch.Tensor:
+    """The layer's exact float32 output from its float32 input: NCHW shape, channels-last memory."""
+    sums, ho, wo = integer_sums(layer, int8_input(layer, x, const), const)
+    return scaled(sums, const).view(x.shape[0], ho, wo, const["cout"]).permute(0, 3, 1, 2)

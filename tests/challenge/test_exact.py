@@ -164,9 +164,9 @@ def test_an_int8_product_convolution_is_the_integer_sum(kernel, stride, padding,
     layer = SimpleNamespace(layer=conv, input_quant=ActQuantizer(8), weight_int=weight_int)
     zero_point = 37
     q = torch.randint(0, 256, (2, channels[0], 13, 11), generator=g)
-    x_int = (q - zero_point).float()
-    const = exact_int8.constants(layer, torch.device("cpu"), zero_point)
-    out = exact_int8.conv(layer, (q - const["shift"]).float(), const)
+    x_int = (q - zero_point).float()  # the activations, at scale 1: they quantize to q
+    const = exact_int8.constants(layer, torch.device("cpu"), zero_point, torch.ones(channels[1]), None)
+    out = exact_int8.forward(layer, x_int, const)
     expected = F.conv2d(x_int.double(), weight_int.double(), None, stride, padding, dilation)
     assert out.shape == expected.shape and torch.equal(out, expected.float())
 

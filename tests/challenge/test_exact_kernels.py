@@ -1,0 +1,117 @@
+"""The fused Triton kernels of exact_int8 (challenge/quant/exact_kernels.py) give PyTorch's bits.
+
+CI has no GPU: the kernels run under Triton's CPU interpreter (TRITON_INTERPRET=1, set before
+Triton is imported, so in a fresh interpreter). On a GPU the same comparisons run compiled.
+"""
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+triton = pytest.importorskip("triton", reason="Triton is not installed (it comes with PyTorch's CUDA wheels)")
+
+ROOT = Path(__file__).resolve().parents[2]
+
+COMPARISONS = """
+import torch
+from challenge.quant import exact_kernels as k
+
+def check(device):
+    g = torch.Generator().manual_seed(1)
+    cases = 0
+    for shape, padding in [((2, 24, 9, 7), (1, 1)), ((1, 40, 5, 6), (0, 0)), ((3, 3, 11, 13), (3, 3)), ((2, 8, 4, 4), (2, 1))]:
+        x = torch.randn(shape, generator=g) * 60
+        x.view(-1)[:64] = torch.arange(-32, 32) + 0.5  # ties at r = 1
+        for layout in (torch.contiguous_format, torch.channels_last):
+            xs = x.to(device).contiguous(memory_format=layout)
+            views = [xs, xs.permute(0, 1, 3, 2)]  # and a transposed view: any strides
+            for v in views:
+                for r, lo, hi, offset in [(1.0, 0.0, 255.0, -128), (0.37, -37.0, 218.0, -91), (3.1, -128.0, 127.0, 0)]:
+                    arguments = (v, r, lo, hi, offset, padding, lo + offset)
+                    got, want = k.quantize_nhwc(*arguments), k.quantize_nhwc_torch(*arguments)
+                    assert got.dtype == torch.int8 and torch.equal(got, want), (shape, padding, layout, r)
+                    cases += 1
+    for rows, width, channels in [(70, 40, 35), (17, 8, 8), (130, 136, 130)]:
+        acc = torch.randint(-(2 ** 28), 2 ** 28, (rows, width), generator=g, dtype=torch.int32).to(device)
+        correction = torch.randint(-9000, 9000, (channels,), generator=g, dtype=torch.int32).to(device)
+        scale = (torch.rand(channels, generator=g) * 1e-3).to(device)
+        bias = torch.randn(channels, generator=g).to(device)
+        for b in (bias, None):
+            got, want = k.finish(acc, correction, scale, b, channels), k.finish_torch(acc, correction, scale, b, channels)
+            assert torch.equal(got, want), (rows, width, channels, b is None)
+            cases += 1
+    return cases
+"""
+
+
+def _interpreted(code: str, **env) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "TRITON_INTERPRET": "1", **env}
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, env=environment,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_the_kernels_give_pytorch_s_bits_under_the_interpreter():
+    """Ties round to even, any input strides, padding, offsets, the correction, with and without bias."""
+    done = _interpreted(COMPARISONS + "\nprint(check('cpu'))\nprint(k.enabled(torch.device('cpu')))")
+    assert done.returncode == 0, done.stderr[-3000:]
+    cases, enabled = done.stdout.split()
+    assert int(cases) == 54 and enabled == "True"
+
+
+def test_a_model_through_the_kernels_keeps_its_logits():
+    """MobileNetV2 and ShuffleNetV2 (channel shuffles: non-contiguous inputs) with every groups=1
+    convolution as an int8 product whose passes are the kernels, against the float path."""
+    code = """
+    import torch
+    from challenge.models import build_architecture
+    from challenge.quant import exact, exact_int8, exact_kernels, get_scheme, quantize_model
+    from challenge.quant.modules import quant_layers
+
+    applies = exact_int8.applies
+    for name in ("mobilenet_v2", "shufflenet_v2_x1_0"):
+        torch.manual_seed(0)
+        model = build_architecture(name, 10).eval()
+        g = torch.Generator().manual_seed(0)
+        qmodel = quantize_model(model, get_scheme("int8"), [torch.randn(4, 3, 64, 64, generator=g)])
+        images = torch.randint(0, 256, (3, 3, 64, 64), dtype=torch.uint8, generator=g)
+        logits = {}
+        for int8 in (False, True):
+            exact_int8.applies = (lambda layer, device: applies(layer, torch.device("cuda"))) if int8 else applies
+            for layer in quant_layers(qmodel).values():
+                layer.__dict__.pop("_exact_cache", None)
+            with torch.no_grad(), exact.exact_runtime():
+                logits[int8] = qmodel(exact.normalize_exact(images))
+        used = sum(layer._exact_cache["int8"] is not None for layer in quant_layers(qmodel).values())
+        assert used > 10 and torch.equal(logits[False], logits[True]), name
+    print(exact_kernels.enabled(torch.device("cpu")))
+    """
+    done = _interpreted(code)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["True"]
+
+
+def test_switched_off_they_are_not_used():
+    done = _interpreted("import torch\nfrom challenge.quant import exact_kernels as k\n"
+                        "print(k.enabled(torch.device('cpu')))", DFQ_EXACT_KERNELS="0")
+    assert done.returncode == 0 and done.stdout.split() == ["False"], done.stderr
+
+
+def test_without_the_interpreter_a_cpu_does_not_use_them():
+    from challenge.quant import exact_kernels
+
+    if not exact_kernels.interpreting():
+        assert not exact_kernels.enabled(torch.device("cpu"))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (CI has none; run it on the device)")
+def test_compiled_on_a_gpu_they_give_pytorch_s_bits():
+    namespace = {}
+    exec(COMPARISONS, namespace)  # the kit's own test code, the same comparisons compiled
+    assert namespace["check"]("cuda") == 54
+    from challenge.quant import exact_kernels
+
+    assert exact_kernels.enabled(torch.device("cuda"))
