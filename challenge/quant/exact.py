@@ -15,7 +15,9 @@ Under `exact_runtime()` every part of the forward pass is made independent of th
   sums of products; PyTorch's own CUDA kernels (im2col + GEMM, depthwise) are. (The digits
   are recombined in float32: a deterministic rounding where the sum passes 2**24.) On a GPU,
   convolutions with groups=1 run instead as one int8 matrix product with int32 sums
-  (exact_int8.py): the same numbers, several times faster than PyTorch's per-image loop.
+  (exact_int8.py): the same numbers, several times faster than PyTorch's per-image loop,
+  and depthwise ones as one fused kernel (exact_depthwise.py); both use Triton kernels
+  (exact_kernels.py) that compute PyTorch's float32 operations in fewer passes.
 - The epilogue `acc * (input_scale * weight_scale) + bias` is two elementwise float32
   operations (a multiplication, then an addition: never fused into one FMA): IEEE operations
   are correctly rounded, so every device rounds them alike.
@@ -43,7 +45,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from . import exact_int8
+from . import exact_depthwise, exact_int8
 
 EXACT_LIMIT = 2 ** 24  # float32 represents every integer of smaller magnitude
 DIGIT_BASE = 16.0
@@ -140,6 +142,7 @@ def _constants(layer, device: torch.device) -> dict:
     int8 = exact_int8.constants(layer, device, zero_point, scale, bias) if exact_int8.applies(layer, device) else None
     cached = {"key": key, "weight": weight.to(dtype), "passes": passes, "dtype": dtype, "zero_point": zero_point,
               "scale": scale.view(shape), "bias": None if bias is None else bias.view(shape), "int8": int8}
+    cached["depthwise"] = exact_depthwise.constants(layer, cached) if exact_depthwise.applies(layer, device, cached) else None
     layer._exact_cache = cached
     return cached
 
@@ -155,6 +158,8 @@ def quant_layer_forward(layer, x: torch.Tensor) -> torch.Tensor:
     const = _constants(layer, x.device)
     if const["int8"] is not None:
         return exact_int8.forward(layer, x, const["int8"])
+    if const["depthwise"] is not None:
+        return exact_depthwise.forward(layer, x, const["depthwise"])
     ints = integer_input(x, layer.input_quant, const["zero_point"]).to(const["dtype"])
     if const["passes"] == 1:
         out = _apply(layer.layer, ints, const["weight"]).float()

@@ -18,7 +18,10 @@ gives (exact below 2**24; above it the base-16 digits' recombination is also one
 rounded addition of the exact sum). So predictions stay the same bits on every device:
 tests/challenge/test_exact.py compares the two paths.
 
-Depthwise convolutions (groups > 1) keep PyTorch's own kernel, a direct sum of products.
+The passes around the product (quantizing the activations into the int8 copy; the correction,
+scale and bias after it) are one Triton kernel each where Triton runs (exact_kernels.py), and
+PyTorch's ops elsewhere, with the same results. Depthwise convolutions (groups > 1) are
+exact_depthwise.py's.
 """
 from __future__ import annotations
 

@@ -35,6 +35,22 @@ def check(device):
                     got, want = k.quantize_nhwc(*arguments), k.quantize_nhwc_torch(*arguments)
                     assert got.dtype == torch.int8 and torch.equal(got, want), (shape, padding, layout, r)
                     cases += 1
+    for shape, kernel, stride, padding, dilation in [((2, 24, 9, 7), 3, (1, 1), (1, 1), (1, 1)),
+                                                     ((1, 40, 12, 11), 3, (2, 2), (1, 1), (1, 1)),
+                                                     ((2, 8, 10, 9), 5, (2, 1), (2, 1), (1, 2)),
+                                                     ((3, 70, 4, 4), 1, (1, 1), (0, 0), (1, 1))]:
+        x = torch.randn(shape, generator=g) * 50
+        x.view(-1)[:64] = torch.arange(-32, 32) + 0.5
+        weight = torch.randint(-128, 128, (shape[1], kernel, kernel), generator=g, dtype=torch.int32).to(device)
+        scale = (torch.rand(shape[1], generator=g) * 1e-3).to(device)
+        bias = torch.randn(shape[1], generator=g).to(device)
+        for layout in (torch.contiguous_format, torch.channels_last):
+            xs = x.to(device).contiguous(memory_format=layout)
+            for r, lo, hi, b in [(1.0, 0.0, 255.0, bias), (0.37, -37.0, 218.0, None)]:
+                arguments = (xs, weight, r, lo, hi, stride, padding, dilation, scale, b)
+                got, want = k.depthwise(*arguments), k.depthwise_torch(*arguments)
+                assert got.shape == want.shape and torch.equal(got, want), (shape, kernel, stride, layout, r)
+                cases += 1
     for rows, width, channels in [(70, 40, 35), (17, 8, 8), (130, 136, 130)]:
         acc = torch.randint(-(2 ** 28), 2 ** 28, (rows, width), generator=g, dtype=torch.int32).to(device)
         correction = torch.randint(-9000, 9000, (channels,), generator=g, dtype=torch.int32).to(device)
@@ -59,34 +75,42 @@ def test_the_kernels_give_pytorch_s_bits_under_the_interpreter():
     done = _interpreted(COMPARISONS + "\nprint(check('cpu'))\nprint(k.enabled(torch.device('cpu')))")
     assert done.returncode == 0, done.stderr[-3000:]
     cases, enabled = done.stdout.split()
-    assert int(cases) == 54 and enabled == "True"
+    assert int(cases) == 70 and enabled == "True"
 
 
 def test_a_model_through_the_kernels_keeps_its_logits():
     """MobileNetV2 and ShuffleNetV2 (channel shuffles: non-contiguous inputs) with every groups=1
-    convolution as an int8 product whose passes are the kernels, against the float path."""
+    convolution as an int8 product whose passes are the kernels and every depthwise one as the
+    depthwise kernel, against exact.py's float path."""
     code = """
+    import os
     import torch
     from challenge.models import build_architecture
     from challenge.quant import exact, exact_int8, exact_kernels, get_scheme, quantize_model
     from challenge.quant.modules import quant_layers
 
+    # Larger tiles than on a GPU: the interpreter's time goes per tile. Tiles change which
+    # program computes an element, not its value (the comparisons above use the real ones).
+    exact_kernels.ROW_PIXELS, exact_kernels.ROW_CHANNELS = 32, 256
+    exact_kernels.TILE_ROWS, exact_kernels.TILE_COLUMNS = 512, 256
     applies = exact_int8.applies
     for name in ("mobilenet_v2", "shufflenet_v2_x1_0"):
         torch.manual_seed(0)
         model = build_architecture(name, 10).eval()
         g = torch.Generator().manual_seed(0)
-        qmodel = quantize_model(model, get_scheme("int8"), [torch.randn(4, 3, 64, 64, generator=g)])
-        images = torch.randint(0, 256, (3, 3, 64, 64), dtype=torch.uint8, generator=g)
+        qmodel = quantize_model(model, get_scheme("int8"), [torch.randn(4, 3, 32, 32, generator=g)])
+        images = torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8, generator=g)  # small: interpreted
         logits = {}
-        for int8 in (False, True):
-            exact_int8.applies = (lambda layer, device: applies(layer, torch.device("cuda"))) if int8 else applies
+        for fused in (False, True):  # exact.py's float path; int8 products and depthwise kernels
+            os.environ["DFQ_EXACT_KERNELS"] = "1" if fused else "0"
+            exact_int8.applies = (lambda layer, device: applies(layer, torch.device("cuda"))) if fused else applies
             for layer in quant_layers(qmodel).values():
                 layer.__dict__.pop("_exact_cache", None)
             with torch.no_grad(), exact.exact_runtime():
-                logits[int8] = qmodel(exact.normalize_exact(images))
-        used = sum(layer._exact_cache["int8"] is not None for layer in quant_layers(qmodel).values())
-        assert used > 10 and torch.equal(logits[False], logits[True]), name
+                logits[fused] = qmodel(exact.normalize_exact(images))
+        caches = [layer._exact_cache for layer in quant_layers(qmodel).values()]
+        products, depthwise = (sum(c[kind] is not None for c in caches) for kind in ("int8", "depthwise"))
+        assert products > 10 and depthwise > 10 and torch.equal(logits[False], logits[True]), name
     print(exact_kernels.enabled(torch.device("cpu")))
     """
     done = _interpreted(code)
@@ -111,7 +135,7 @@ def test_without_the_interpreter_a_cpu_does_not_use_them():
 def test_compiled_on_a_gpu_they_give_pytorch_s_bits():
     namespace = {}
     exec(COMPARISONS, namespace)  # the kit's own test code, the same comparisons compiled
-    assert namespace["check"]("cuda") == 54
+    assert namespace["check"]("cuda") == 70
     from challenge.quant import exact_kernels
 
     assert exact_kernels.enabled(torch.device("cuda"))
