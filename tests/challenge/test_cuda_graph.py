@@ -45,14 +45,15 @@ def test_replayed_logits_are_the_cpu_s_bits(qmodel, images):
 
     with torch.inference_mode(), exact.exact_runtime():
         cpu = [logits(b) for b in batches]
-        qmodel.cuda()
-        try:
+    qmodel.cuda()  # outside inference mode, as the kit moves models: parameters keep their versions
+    try:
+        with torch.inference_mode(), exact.exact_runtime():
             replayed = Replayed(logits)
             gpu = [replayed(b.cuda()).cpu() for b in batches]
-        finally:
-            qmodel.cpu()
-            for layer in qmodel.modules():
-                layer.__dict__.pop("_exact_cache", None)
+    finally:
+        qmodel.cpu()
+        for layer in qmodel.modules():
+            layer.__dict__.pop("_exact_cache", None)
     assert replayed.replays == len(batches) - 2  # the first ran as usual, the smaller last one too
     assert all(torch.equal(a, b) for a, b in zip(cpu, gpu))
 
