@@ -1,6 +1,9 @@
 """On the GPU: the artifacts' predictions with exact_int8 switched off (PyTorch's own convolution,
-float32 integer sums) against output.txt, made with it on, for the first N images."""
-import sys, json
+float32 integer sums) against output.txt, made with it on, for the first N images. Run with
+DFQ_EXACT_KERNELS=0 DFQ_CUDA_GRAPHS=0 it also leaves out the Triton kernels and the graphs:
+PyTorch's ops only, one call at a time.
+    python h200-full-set-crosscheck.py OUTPUT.txt TREE CACHE_DIR MODELS_DIR N WNIDS"""
+import sys, json, torch
 sys.path.insert(0, '.')
 from challenge import data, evaluate, image_cache, output_format, runtimes
 from challenge.quant import exact_int8
