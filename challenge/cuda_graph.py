@@ -49,16 +49,17 @@ class Replayed:
 
     def _capture(self, x: torch.Tensor) -> bool:
         try:
-            self.input = x.clone()
-            side = torch.cuda.Stream(x.device)
-            side.wait_stream(torch.cuda.current_stream(x.device))
-            with torch.cuda.stream(side):  # PyTorch's advice: one call on a side stream first
-                self.fn(self.input)
-            torch.cuda.current_stream(x.device).wait_stream(side)
-            graph = torch.cuda.CUDAGraph()
-            # thread_local: the read-ahead thread may pin memory while this thread captures.
-            with torch.cuda.graph(graph, capture_error_mode="thread_local"):
-                self.output = self.fn(self.input)
+            with torch.cuda.device(x.device):  # capture on the input's GPU, whichever is current
+                self.input = x.clone()
+                side = torch.cuda.Stream()
+                side.wait_stream(torch.cuda.current_stream())
+                with torch.cuda.stream(side):  # PyTorch's advice: one call on a side stream first
+                    self.fn(self.input)
+                torch.cuda.current_stream().wait_stream(side)
+                graph = torch.cuda.CUDAGraph()
+                # thread_local: the read-ahead thread may pin memory while this thread captures.
+                with torch.cuda.graph(graph, capture_error_mode="thread_local"):
+                    self.output = self.fn(self.input)
             self.graph = graph
             return True
         except Exception as error:  # an operation that cannot be captured: run as usual
