@@ -8,8 +8,11 @@ addresses, so the numbers are the same bits; it changes nothing but who waits.
 
 The first batch runs as usual (it computes each layer's constants, which reads values back,
 and compiles kernels); the second is captured and replayed; every later batch of that shape is
-a replay, and any other shape (the last, smaller batch) runs as usual. If capturing fails the
-function runs as usual from then on, after a one-line note. DFQ_CUDA_GRAPHS=0 switches graphs off.
+a replay. A batch of another shape (the last, smaller one) drops the graph, freeing its memory
+before that batch runs as usual, and so does every call after it. A graph is captured only
+when `total` items promise at least MIN_REPLAYS replays (a short evaluation would pay more for
+the capture than it saves). If capturing fails the function runs as usual from then on, after
+a one-line note. DFQ_CUDA_GRAPHS=0 switches graphs off.
 """
 from __future__ import annotations
 
@@ -20,6 +23,9 @@ from typing import Callable
 import torch
 
 
+MIN_REPLAYS = 4
+
+
 def enabled() -> bool:
     return os.environ.get("DFQ_CUDA_GRAPHS", "1") != "0"
 
@@ -27,18 +33,26 @@ def enabled() -> bool:
 class Replayed:
     """fn(x) for tensors of one shape on a CUDA device, replayed from a graph after the first call."""
 
-    def __init__(self, fn: Callable[[torch.Tensor], torch.Tensor]):
+    def __init__(self, fn: Callable[[torch.Tensor], torch.Tensor], total: int | None = None):
         self.fn = fn
+        self.total = total
         self.calls = 0
-        self.graph: torch.cuda.CUDAGraph | None = None
-        self.failed = not enabled()
         self.replays = 0
+        self.eager = not enabled()  # from now on, every call runs fn as usual
+        self.graph: torch.cuda.CUDAGraph | None = None
+        self.input: torch.Tensor | None = None
+        self.output: torch.Tensor | None = None
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if self.failed or x.device.type != "cuda" or (self.graph is not None and x.shape != self.input.shape):
+        if self.eager or x.device.type != "cuda":
+            return self.fn(x)
+        if self.graph is not None and x.shape != self.input.shape:
+            self._drop()
             return self.fn(x)
         self.calls += 1
         if self.calls == 1:  # as usual: constants computed, kernels compiled, before any capture
+            if self.total is not None and self.total // x.shape[0] < MIN_REPLAYS + 2:
+                self.eager = True
             return self.fn(x)
         if self.graph is None and not self._capture(x):
             return self.fn(x)
@@ -46,6 +60,11 @@ class Replayed:
         self.graph.replay()
         self.replays += 1
         return self.output.clone()  # the next replay writes over the graph's output
+
+    def _drop(self) -> None:
+        self.eager = True
+        self.graph = self.input = self.output = None
+        torch.cuda.empty_cache()  # the graph's memory, back to the device for what runs next
 
     def _capture(self, x: torch.Tensor) -> bool:
         try:
@@ -63,8 +82,7 @@ class Replayed:
             self.graph = graph
             return True
         except Exception as error:  # an operation that cannot be captured: run as usual
-            self.failed = True
-            self.graph = None
+            self._drop()
             message = str(error).splitlines()[0] if str(error) else ""
             print(f"note: evaluation runs without a CUDA graph ({type(error).__name__}: {message})", file=sys.stderr)
             return False

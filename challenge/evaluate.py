@@ -51,7 +51,8 @@ def predict_batches(model: torch.nn.Module, batches, device: str | torch.device,
     start = time.perf_counter()
     pending: list[torch.Tensor] = []
     # On a GPU, batches after the first replay one captured graph of this (cuda_graph.py).
-    top_class = Replayed(lambda images: model(normalize_exact(images) if exact else normalize(images)).argmax(dim=1))
+    top_class = Replayed(lambda images: model(normalize_exact(images) if exact else normalize(images)).argmax(dim=1),
+                         total)
     with exact_runtime() if exact else contextlib.nullcontext():
         for batch in batches:
             images = batch[0] if isinstance(batch, (tuple, list)) else batch

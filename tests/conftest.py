@@ -1,4 +1,5 @@
 """Shared fixtures: the real assets in ../shared/assets (tests skip with the reason when absent)."""
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,14 @@ def trained_resnet18():
     model = torchvision.models.resnet18(num_classes=10)
     model.load_state_dict(torch.load(path, weights_only=True, map_location="cpu"))
     return model.eval()
+
+
+def side_by_side(commands: list[list[str]]) -> list[subprocess.CompletedProcess]:
+    """Run the commands at once from the repository and wait for them all: command-line checks
+    whose processes mostly import torch take half the time on two cores."""
+    running = [subprocess.Popen(c, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in commands]
+    done = []
+    for command, process in zip(commands, running):
+        stdout, stderr = process.communicate(timeout=600)
+        done.append(subprocess.CompletedProcess(command, process.returncode, stdout, stderr))
+    return done

@@ -7,7 +7,7 @@ from pathlib import Path
 from safetensors import safe_open
 
 from challenge.output_format import parse
-from tests.conftest import IMAGENETTE, STANDINS, require
+from tests.conftest import IMAGENETTE, STANDINS, require, side_by_side
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL = ["--limit", "4", "--num-samples", "4", "--batch-size", "4", "--workers", "0", "--device", "cpu"]
@@ -68,15 +68,16 @@ def test_participant_method_file(tmp_path):
 
 
 def test_bad_method_inputs(tmp_path):
-    assert "unknown method 'magic'; choose one of adaround, bias-correction, brecq, rtn" in one_error_line(
-        main_py("--model", "resnet18", "--method", "magic"))
-    assert "fp32 scheme quantizes nothing, so method 'brecq'" in one_error_line(
-        main_py("--model", "resnet18", "--scheme", "fp32", "--method", "brecq"))
-    assert "rejected its arguments" in one_error_line(
-        main_py("--model", "resnet18", "--method", "brecq", "--method-arg", "iteratoins=5"))
-    assert "--method-arg needs --method" in one_error_line(main_py("--model", "resnet18", "--method-arg", "a=1"))
     empty = tmp_path / "empty.py"
     empty.write_text("x = 1\n")
-    assert f"method file '{empty}' has no function 'mine'" in one_error_line(
-        main_py("--model", "resnet18", "--method", f"{empty}:mine"))
-    assert "does not exist" in one_error_line(main_py("--model", "resnet18", "--method", "/no/such.py:mine"))
+    cases = {  # expected line: arguments. Run side by side: each process mostly imports torch.
+        "unknown method 'magic'; choose one of adaround, bias-correction, brecq, rtn": ("--method", "magic"),
+        "fp32 scheme quantizes nothing, so method 'brecq'": ("--scheme", "fp32", "--method", "brecq"),
+        "rejected its arguments": ("--method", "brecq", "--method-arg", "iteratoins=5"),
+        "--method-arg needs --method": ("--method-arg", "a=1"),
+        f"method file '{empty}' has no function 'mine'": ("--method", f"{empty}:mine"),
+        "does not exist": ("--method", "/no/such.py:mine"),
+    }
+    results = side_by_side([[sys.executable, "main.py", "--model", "resnet18", *args] for args in cases.values()])
+    for expected, result in zip(cases, results):
+        assert expected in one_error_line(result)

@@ -7,7 +7,7 @@ from challenge.output_format import parse
 from challenge.quant.layer_config import read_layer_config
 from challenge.size import compression_ratio
 from scorer.measure import artifact_facts, fp32_bytes_of
-from tests.conftest import IMAGENETTE, STANDINS, require
+from tests.conftest import IMAGENETTE, STANDINS, require, side_by_side
 
 REPO = Path(__file__).resolve().parents[1]
 # One tiny Gaussian sample, two candidate widths, min-max weight scales: seconds, not minutes.
@@ -72,18 +72,20 @@ def test_main_py_target_compression_saves_the_config_beside_the_artifact(tmp_pat
 
 def test_bad_inputs_are_one_line(tmp_path):
     weights = resnet18_weights()
-    common = ["--model", "resnet18", "--weights", weights, "--out", str(tmp_path / "x.toml")]
-    assert "from 0 to below 100, got 150.0" in one_error_line(start(*common, "--target-compression", "150"))
-    assert "beyond what resnet18 reaches with 2-bit weights" in one_error_line(
-        start(*common, "--target-compression", "96"))
-    assert "--fix pattern 'layer9*' matches no layer" in one_error_line(
-        start(*common, "--target-compression", "85", "--fix", "layer9*"))
-    assert "scheme 'fp32' quantizes no weights" in one_error_line(
-        start(*common, "--target-compression", "85", "--scheme", "fp32"))
-    assert "from 0 to below 100, got -5.0" in one_error_line(
-        start("--model", "resnet18", "--weights", weights, "--target-compression", "-5", module=("main.py",)))
-    assert "give --layer-config or --target-compression, not both" in one_error_line(
-        start("--model", "resnet18", "--target-compression", "85", "--layer-config", "x.toml", module=("main.py",)))
+    search = [sys.executable, "-m", "challenge.search", "--model", "resnet18", "--weights", weights,
+              "--out", str(tmp_path / "x.toml")]
+    main = [sys.executable, "main.py", "--model", "resnet18"]
+    cases = {  # expected line: command. Run side by side: each process mostly imports torch.
+        "from 0 to below 100, got 150.0": [*search, "--target-compression", "150"],
+        "beyond what resnet18 reaches with 2-bit weights": [*search, "--target-compression", "96"],
+        "--fix pattern 'layer9*' matches no layer": [*search, "--target-compression", "85", "--fix", "layer9*"],
+        "scheme 'fp32' quantizes no weights": [*search, "--target-compression", "85", "--scheme", "fp32"],
+        "from 0 to below 100, got -5.0": [*main, "--weights", weights, "--target-compression", "-5"],
+        "give --layer-config or --target-compression, not both":
+            [*main, "--target-compression", "85", "--layer-config", "x.toml"],
+    }
+    for expected, result in zip(cases, side_by_side(list(cases.values()))):
+        assert expected in one_error_line(result)
 
 
 def test_search_args_are_checked_before_any_data():

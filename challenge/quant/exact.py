@@ -102,7 +102,10 @@ def integer_input(x: torch.Tensor, quantizer, zero_point: int | None = None) -> 
     if zero_point is None:
         zero_point = int(quantizer.zero_point)
     q = x * torch.reciprocal(quantizer.scale.to(x.device))
-    # round(v) + zp clamped to [qmin, qmax], minus zp, is round(v) clamped to [qmin - zp, qmax - zp].
+    # A NaN counts as 0, as in the GPU kernels (exact_kernels.py): a broken model still gives
+    # the same numbers on every device. round(v) + zp clamped to [qmin, qmax], minus zp, is
+    # round(v) clamped to [qmin - zp, qmax - zp].
+    q = torch.nan_to_num_(q, nan=0.0)
     return q.round_().clamp_(quantizer.qmin - zero_point, quantizer.qmax - zero_point)
 
 

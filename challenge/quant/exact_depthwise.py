@@ -10,10 +10,10 @@ Triton, DFQ_EXACT_KERNELS=0) exact.py's own path runs.
 """
 from __future__ import annotations
 
-import os
-
 import torch
 from torch import nn
+
+from . import exact_kernels
 
 
 def applies(layer, device: torch.device, const: dict) -> bool:
@@ -23,10 +23,6 @@ def applies(layer, device: torch.device, const: dict) -> bool:
     if not (isinstance(conv, nn.Conv2d) and conv.groups == conv.in_channels == conv.out_channels
             and not isinstance(conv.padding, str) and const["passes"] == 1 and const["dtype"] == torch.float32):
         return False
-    if torch.device(device).type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
-        return False  # decided without importing Triton
-    from . import exact_kernels
-
     return exact_kernels.enabled(device)
 
 
@@ -34,15 +30,12 @@ def constants(layer, const: dict) -> dict:
     """The weights as int32 (C, KH, KW), the quantizer's numbers, the flat scale and bias."""
     quantizer, zero_point = layer.input_quant, const["zero_point"]
     return {"weight": const["weight"].squeeze(1).to(torch.int32).contiguous(),
-            "reciprocal": float(torch.reciprocal(quantizer.scale.float())),
-            "low": float(quantizer.qmin - zero_point), "high": float(quantizer.qmax - zero_point),
+            **exact_kernels.quantizer_numbers(quantizer, zero_point),
             "scale": const["scale"].reshape(-1).contiguous(),
             "bias": None if const["bias"] is None else const["bias"].reshape(-1).contiguous()}
 
 
 def forward(layer, x: torch.Tensor, const: dict) -> torch.Tensor:
-    from . import exact_kernels
-
     conv = layer.layer
     return exact_kernels.depthwise(x, const["weight"], const["reciprocal"], const["low"], const["high"],
                                    conv.stride, conv.padding, conv.dilation, const["scale"], const["bias"])

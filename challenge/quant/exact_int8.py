@@ -29,6 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import exact_kernels
+
 ALIGN = 8  # _int_mm wants the inner and output dimensions in multiples of 8
 INT32_LIMIT = 2 ** 31
 
@@ -72,10 +74,8 @@ def constants(layer, device: torch.device, zero_point: int, scale: torch.Tensor,
     padded[:cout, :k] = matrix.to(torch.int8)
     correction = ((shift - zero_point) * matrix.sum(dim=1)).to(torch.int32)  # per output channel; applies() bounds it
     return {"matrix": padded.t(), "cout": cout, "shift": shift, "zero_point": zero_point,
-            "offset": zero_point - shift, "correction": correction,
-            # x * (1 / scale) in float32, as exact.integer_input and fake_quantize compute it
-            "reciprocal": float(torch.reciprocal(quantizer.scale.float())),
-            "low": float(quantizer.qmin - zero_point), "high": float(quantizer.qmax - zero_point),
+            "offset": zero_point - shift, "correction": correction, "fused": exact_kernels.enabled(device),
+            **exact_kernels.quantizer_numbers(quantizer, zero_point),
             "scale": scale.reshape(-1).contiguous(), "bias": None if bias is None else bias.reshape(-1).contiguous()}
 
 
@@ -89,17 +89,10 @@ def _patches(y: torch.Tensor, conv: nn.Conv2d) -> tuple[torch.Tensor, int, int]:
     return fields.reshape(n * ho * wo, kh * kw * c), ho, wo  # a view for 1x1 stride 1, else one copy
 
 
-def _kernels(device: torch.device):
-    from . import exact_kernels  # Triton is imported only where a GPU runs this path
-
-    return exact_kernels, exact_kernels.enabled(device)
-
-
 def int8_input(layer, x: torch.Tensor, const: dict) -> torch.Tensor:
     """x (float32 activations, N, C, H, W) as the int8 channels-last, padded q - s of the
     exact runtime: round(x / scale) + zero_point, clamped, minus the shift."""
-    kernels, fused = _kernels(x.device)
-    quantize = kernels.quantize_nhwc if fused else kernels.quantize_nhwc_torch
+    quantize = exact_kernels.quantize_nhwc if const["fused"] else exact_kernels.quantize_nhwc_torch
     return quantize(x, const["reciprocal"], const["low"], const["high"], const["offset"],
                     layer.layer.padding, const["zero_point"] - const["shift"])
 
@@ -117,8 +110,7 @@ def integer_sums(layer, y: torch.Tensor, const: dict) -> tuple[torch.Tensor, int
 
 def scaled(sums: torch.Tensor, const: dict) -> torch.Tensor:
     """float32(sums + correction) * (input scale * weight scale) (+ bias): (rows, Cout)."""
-    kernels, fused = _kernels(sums.device)
-    finish = kernels.finish if fused else kernels.finish_torch
+    finish = exact_kernels.finish if const["fused"] else exact_kernels.finish_torch
     return finish(sums, const["correction"], const["scale"], const["bias"], const["cout"])
 
 

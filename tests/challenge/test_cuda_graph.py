@@ -59,8 +59,21 @@ def test_replayed_logits_are_the_cpu_s_bits(qmodel, images):
 
 
 @needs_gpu
-def test_predictions_with_and_without_graphs(qmodel, images, monkeypatch):
+def test_predictions_with_and_without_graphs(qmodel, monkeypatch):
+    """predict_batches replays (8 batches of 8 and one of 6) and gives the classes of the plain
+    GPU path and of the CPU."""
+    import challenge.evaluate
+
+    images = torch.randint(0, 256, (70, 3, 64, 64), dtype=torch.uint8, generator=torch.Generator().manual_seed(4))
     batches = [images[i:i + 8] for i in range(0, len(images), 8)]
+    made = []
+
+    class Recorded(Replayed):
+        def __init__(self, *args):
+            super().__init__(*args)
+            made.append(self)
+
+    monkeypatch.setattr(challenge.evaluate, "Replayed", Recorded)
     qmodel.cuda()
     try:
         with_graphs = predict_batches(qmodel, batches, "cuda", len(images)).classes
@@ -71,4 +84,16 @@ def test_predictions_with_and_without_graphs(qmodel, images, monkeypatch):
         for layer in qmodel.modules():
             layer.__dict__.pop("_exact_cache", None)
     cpu = predict_batches(qmodel, batches, "cpu", len(images)).classes
+    assert [r.replays for r in made] == [7, 0, 0]  # the second batch on: replayed, then dropped
     assert with_graphs == without == cpu and len(cpu) == len(images)
+
+
+@needs_gpu
+def test_a_short_evaluation_is_not_captured():
+    """Fewer batches of one shape than MIN_REPLAYS + 2: the capture would cost more than it saves."""
+    from challenge.cuda_graph import MIN_REPLAYS
+
+    replayed = Replayed(lambda x: x * 2, total=8 * (MIN_REPLAYS + 1))
+    outputs = [replayed(torch.full((8,), float(i), device="cuda")) for i in range(MIN_REPLAYS + 1)]
+    assert replayed.graph is None and replayed.replays == 0
+    assert all(torch.equal(o.cpu(), torch.full((8,), 2.0 * i)) for i, o in enumerate(outputs))

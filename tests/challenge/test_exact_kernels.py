@@ -3,10 +3,10 @@
 CI has no GPU: the kernels run under Triton's CPU interpreter (TRITON_INTERPRET=1, set before
 Triton is imported, so in a fresh interpreter). On a GPU the same comparisons run compiled.
 """
+import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -23,14 +23,18 @@ from challenge.quant import exact_kernels as k
 def check(device):
     g = torch.Generator().manual_seed(1)
     cases = 0
-    for shape, padding in [((2, 24, 9, 7), (1, 1)), ((1, 40, 5, 6), (0, 0)), ((3, 3, 11, 13), (3, 3)), ((2, 8, 4, 4), (2, 1))]:
+    # One tile and several (width over 16 pixels, over 64 channels, a multiple of 16: another
+    # specialization); ties, NaN and infinities among the values.
+    for shape, padding in [((2, 24, 9, 7), (1, 1)), ((1, 40, 5, 6), (0, 0)), ((3, 3, 11, 13), (3, 3)),
+                           ((2, 8, 4, 4), (2, 1)), ((1, 80, 3, 37), (1, 1))]:
         x = torch.randn(shape, generator=g) * 60
         x.view(-1)[:64] = torch.arange(-32, 32) + 0.5  # ties at r = 1
+        x.view(-1)[64:67] = torch.tensor([float("nan"), float("inf"), -float("inf")])
         for layout in (torch.contiguous_format, torch.channels_last):
             xs = x.to(device).contiguous(memory_format=layout)
-            views = [xs, xs.permute(0, 1, 3, 2)]  # and a transposed view: any strides
-            for v in views:
-                for r, lo, hi, offset in [(1.0, 0.0, 255.0, -128), (0.37, -37.0, 218.0, -91), (3.1, -128.0, 127.0, 0)]:
+            numbers = [(1.0, 0.0, 255.0, -128), (0.37, -37.0, 218.0, -91), (3.1, -128.0, 127.0, 0)]
+            # and a transposed view (any strides), with one set of numbers
+            for v, r, lo, hi, offset in [(xs, *n) for n in numbers] + [(xs.permute(0, 1, 3, 2), *numbers[1])]:
                     arguments = (v, r, lo, hi, offset, padding, lo + offset)
                     got, want = k.quantize_nhwc(*arguments), k.quantize_nhwc_torch(*arguments)
                     assert got.dtype == torch.int8 and torch.equal(got, want), (shape, padding, layout, r)
@@ -38,9 +42,11 @@ def check(device):
     for shape, kernel, stride, padding, dilation in [((2, 24, 9, 7), 3, (1, 1), (1, 1), (1, 1)),
                                                      ((1, 40, 12, 11), 3, (2, 2), (1, 1), (1, 1)),
                                                      ((2, 8, 10, 9), 5, (2, 1), (2, 1), (1, 2)),
-                                                     ((3, 70, 4, 4), 1, (1, 1), (0, 0), (1, 1))]:
+                                                     ((3, 70, 4, 4), 1, (1, 1), (0, 0), (1, 1)),
+                                                     ((1, 80, 3, 37), 3, (1, 1), (1, 1), (1, 1))]:
         x = torch.randn(shape, generator=g) * 50
         x.view(-1)[:64] = torch.arange(-32, 32) + 0.5
+        x.view(-1)[64:67] = torch.tensor([float("nan"), float("inf"), -float("inf")])
         weight = torch.randint(-128, 128, (shape[1], kernel, kernel), generator=g, dtype=torch.int32).to(device)
         scale = (torch.rand(shape[1], generator=g) * 1e-3).to(device)
         bias = torch.randn(shape[1], generator=g).to(device)
@@ -51,7 +57,7 @@ def check(device):
                 got, want = k.depthwise(*arguments), k.depthwise_torch(*arguments)
                 assert got.shape == want.shape and torch.equal(got, want), (shape, kernel, stride, layout, r)
                 cases += 1
-    for rows, width, channels in [(70, 40, 35), (17, 8, 8), (130, 136, 130)]:
+    for rows, width, channels in [(70, 40, 35), (17, 8, 8), (130, 136, 130), (200, 96, 80)]:
         acc = torch.randint(-(2 ** 28), 2 ** 28, (rows, width), generator=g, dtype=torch.int32).to(device)
         correction = torch.randint(-9000, 9000, (channels,), generator=g, dtype=torch.int32).to(device)
         scale = (torch.rand(channels, generator=g) * 1e-3).to(device)
@@ -61,47 +67,34 @@ def check(device):
             assert torch.equal(got, want), (rows, width, channels, b is None)
             cases += 1
     return cases
+
+
+CASES = 5 * 2 * 4 + 5 * 2 * 2 + 4 * 2  # quantize, depthwise, finish: every one ran
 """
 
 
-def _interpreted(code: str, **env) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "TRITON_INTERPRET": "1", **env}
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, env=environment,
-                          capture_output=True, text=True, timeout=600)
+MODELS = """
+import json, os
+from challenge.models import build_architecture
+from challenge.quant import exact, exact_int8, get_scheme, quantize_model
+from challenge.quant.modules import quant_layers
 
-
-def test_the_kernels_give_pytorch_s_bits_under_the_interpreter():
-    """Ties round to even, any input strides, padding, offsets, the correction, with and without bias."""
-    done = _interpreted(COMPARISONS + "\nprint(check('cpu'))\nprint(k.enabled(torch.device('cpu')))")
-    assert done.returncode == 0, done.stderr[-3000:]
-    cases, enabled = done.stdout.split()
-    assert int(cases) == 70 and enabled == "True"
-
-
-def test_a_model_through_the_kernels_keeps_its_logits():
-    """MobileNetV2 and ShuffleNetV2 (channel shuffles: non-contiguous inputs) with every groups=1
-    convolution as an int8 product whose passes are the kernels and every depthwise one as the
-    depthwise kernel, against exact.py's float path."""
-    code = """
-    import os
-    import torch
-    from challenge.models import build_architecture
-    from challenge.quant import exact, exact_int8, exact_kernels, get_scheme, quantize_model
-    from challenge.quant.modules import quant_layers
-
+def models():
+    \"\"\"MobileNetV2 and ShuffleNetV2 (channel shuffles: non-contiguous inputs) with every groups=1
+    convolution as an int8 product between the kernels and every depthwise one as the depthwise
+    kernel, against exact.py's float path.\"\"\"
     # Larger tiles than on a GPU: the interpreter's time goes per tile. Tiles change which
-    # program computes an element, not its value (the comparisons above use the real ones).
-    exact_kernels.ROW_PIXELS, exact_kernels.ROW_CHANNELS = 32, 256
-    exact_kernels.TILE_ROWS, exact_kernels.TILE_COLUMNS = 512, 256
-    applies = exact_int8.applies
+    # program computes an element, not its value (check() uses the real ones).
+    k.ROW_PIXELS, k.ROW_CHANNELS, k.TILE_ROWS, k.TILE_COLUMNS = 32, 256, 512, 256
+    applies, result = exact_int8.applies, {}
     for name in ("mobilenet_v2", "shufflenet_v2_x1_0"):
         torch.manual_seed(0)
         model = build_architecture(name, 10).eval()
         g = torch.Generator().manual_seed(0)
         qmodel = quantize_model(model, get_scheme("int8"), [torch.randn(4, 3, 32, 32, generator=g)])
-        images = torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8, generator=g)  # small: interpreted
+        images = torch.randint(0, 256, (1, 3, 32, 32), dtype=torch.uint8, generator=g)  # small: interpreted
         logits = {}
-        for fused in (False, True):  # exact.py's float path; int8 products and depthwise kernels
+        for fused in (False, True):
             os.environ["DFQ_EXACT_KERNELS"] = "1" if fused else "0"
             exact_int8.applies = (lambda layer, device: applies(layer, torch.device("cuda"))) if fused else applies
             for layer in quant_layers(qmodel).values():
@@ -109,19 +102,47 @@ def test_a_model_through_the_kernels_keeps_its_logits():
             with torch.no_grad(), exact.exact_runtime():
                 logits[fused] = qmodel(exact.normalize_exact(images))
         caches = [layer._exact_cache for layer in quant_layers(qmodel).values()]
-        products, depthwise = (sum(c[kind] is not None for c in caches) for kind in ("int8", "depthwise"))
-        assert products > 10 and depthwise > 10 and torch.equal(logits[False], logits[True]), name
-    print(exact_kernels.enabled(torch.device("cpu")))
-    """
-    done = _interpreted(code)
+        result[name] = {kind: sum(c[kind] is not None for c in caches) for kind in ("int8", "depthwise")}
+        result[name]["same"] = torch.equal(logits[False], logits[True])
+    return result
+
+cases = check("cpu")
+enabled = k.enabled(torch.device("cpu"))  # under the interpreter: True when the self-check passed
+print(json.dumps({"cases": cases, "enabled": enabled, "models": models()}))
+"""
+
+
+@pytest.fixture(scope="module")
+def interpreted():
+    """The comparisons, the self-check and the models, run once under Triton's interpreter."""
+    environment = {**os.environ, "TRITON_INTERPRET": "1"}
+    done = subprocess.run([sys.executable, "-c", COMPARISONS + MODELS], cwd=ROOT, env=environment,
+                          capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.split() == ["True"]
+    return json.loads(done.stdout.splitlines()[-1])
 
 
-def test_switched_off_they_are_not_used():
-    done = _interpreted("import torch\nfrom challenge.quant import exact_kernels as k\n"
-                        "print(k.enabled(torch.device('cpu')))", DFQ_EXACT_KERNELS="0")
-    assert done.returncode == 0 and done.stdout.split() == ["False"], done.stderr
+def test_the_kernels_give_pytorch_s_bits_under_the_interpreter(interpreted):
+    """Ties round to even, NaN and infinities, any input strides, several tiles, padding,
+    offsets, the correction, with and without bias (check() asserts each case)."""
+    assert interpreted["cases"] == 5 * 2 * 4 + 5 * 2 * 2 + 4 * 2
+
+
+def test_the_self_check_passes_and_enables_them(interpreted):
+    assert interpreted["enabled"] is True  # with the real tiles, before models() enlarges them
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v2", "shufflenet_v2_x1_0"])
+def test_a_model_through_the_kernels_keeps_its_logits(interpreted, name):
+    model = interpreted["models"][name]
+    assert model["int8"] > 10 and model["depthwise"] > 10 and model["same"]
+
+
+def test_switched_off_they_are_not_used(monkeypatch):
+    from challenge.quant import exact_kernels
+
+    monkeypatch.setenv("DFQ_EXACT_KERNELS", "0")
+    assert not exact_kernels.enabled(torch.device("cuda")) and not exact_kernels.enabled(torch.device("cpu"))
 
 
 def test_without_the_interpreter_a_cpu_does_not_use_them():
@@ -135,7 +156,7 @@ def test_without_the_interpreter_a_cpu_does_not_use_them():
 def test_compiled_on_a_gpu_they_give_pytorch_s_bits():
     namespace = {}
     exec(COMPARISONS, namespace)  # the kit's own test code, the same comparisons compiled
-    assert namespace["check"]("cuda") == 70
+    assert namespace["check"]("cuda") == namespace["CASES"]
     from challenge.quant import exact_kernels
 
     assert exact_kernels.enabled(torch.device("cuda"))
