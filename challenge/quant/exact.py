@@ -45,7 +45,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from . import exact_depthwise, exact_int8
+from . import exact_depthwise, exact_int8, exact_kernels
 
 EXACT_LIMIT = 2 ** 24  # float32 represents every integer of smaller magnitude
 DIGIT_BASE = 16.0
@@ -101,12 +101,10 @@ def integer_input(x: torch.Tensor, quantizer, zero_point: int | None = None) -> 
     computed as fake_quantize does (a multiplication by the float32 reciprocal of the scale)."""
     if zero_point is None:
         zero_point = int(quantizer.zero_point)
-    q = x * torch.reciprocal(quantizer.scale.to(x.device))
-    # A NaN counts as 0, as in the GPU kernels (exact_kernels.py): a broken model still gives
-    # the same numbers on every device. round(v) + zp clamped to [qmin, qmax], minus zp, is
-    # round(v) clamped to [qmin - zp, qmax - zp].
-    q = torch.nan_to_num_(q, nan=0.0)
-    return q.round_().clamp_(quantizer.qmin - zero_point, quantizer.qmax - zero_point)
+    # round(v) + zp clamped to [qmin, qmax], minus zp, is round(v) clamped to [qmin - zp, qmax - zp];
+    # a NaN counts as 0, as in the GPU kernels: a broken model still gives the same numbers everywhere.
+    return exact_kernels.integers_torch(x, torch.reciprocal(quantizer.scale.to(x.device)),
+                                        quantizer.qmin - zero_point, quantizer.qmax - zero_point)
 
 
 def supports(layer) -> bool:

@@ -139,15 +139,17 @@ def depthwise(x: torch.Tensor, weight: torch.Tensor, reciprocal: float, low: flo
     return out.permute(0, 3, 1, 2)
 
 
-def _integers_torch(x, reciprocal, low, high) -> torch.Tensor:
-    # reciprocal is a float32 value: a Python scalar multiplies as that float32 number.
+def integers_torch(x, reciprocal, low, high) -> torch.Tensor:
+    """round(x * reciprocal) clamped to [low, high], a NaN as 0: the kernels' rule in PyTorch's
+    ops, and exact.integer_input's. reciprocal is a float32 number, as a one-element tensor or a
+    Python scalar (which multiplies as that float32 number)."""
     return torch.nan_to_num_(x * reciprocal, nan=0.0).round_().clamp_(low, high)
 
 
 def quantize_nhwc_torch(x, reciprocal, low, high, offset, padding, pad_value) -> torch.Tensor:
     n, c, h, w = x.shape
     ph, pw = padding
-    q = _integers_torch(x, reciprocal, low, high).add_(offset)
+    q = integers_torch(x, reciprocal, low, high).add_(offset)
     out = torch.empty((n, h + 2 * ph, w + 2 * pw, c), dtype=torch.int8, device=x.device)
     if ph or pw:
         out.fill_(pad_value)
@@ -162,7 +164,7 @@ def finish_torch(acc, correction, scale, bias, channels) -> torch.Tensor:
 
 def depthwise_torch(x, weight, reciprocal, low, high, stride, padding, dilation, scale, bias) -> torch.Tensor:
     # exact.py's path: float32 integers and PyTorch's depthwise kernel (exact sums), then the scale.
-    ints = _integers_torch(x, reciprocal, low, high)
+    ints = integers_torch(x, reciprocal, low, high)
     out = F.conv2d(ints, weight.unsqueeze(1).float(), None, stride, padding, dilation, x.shape[1])
     out = out.mul_(scale.view(1, -1, 1, 1))
     return out if bias is None else out.add_(bias.view(1, -1, 1, 1))
