@@ -26,7 +26,9 @@ from torch import nn
 
 from challenge.errors import KitError
 from synth import register_generator
+from challenge.graphed_steps import run_steps
 from synth._bn_stats import frozen_teacher
+from synth._precision import as_float32, channels_last_input, tensor_cores
 
 
 class ClassBatchNorm2d(nn.Module):
@@ -82,45 +84,58 @@ def _latents(count, latent_dim, num_classes, seed, device):
 
 
 def _bns_loss(records):
-    terms = [F.mse_loss(x.mean((0, 2, 3)), bn.running_mean) + F.mse_loss(x.var((0, 2, 3), unbiased=False), bn.running_var)
-             for bn, x in records]
+    terms = []
+    for bn, x in records:
+        var, mean = torch.var_mean(as_float32(x), dim=(0, 2, 3), correction=0)  # float32 statistics
+        terms.append(F.mse_loss(mean, bn.running_mean) + F.mse_loss(var, bn.running_var))
     return torch.stack(terms).mean()
 
 
 def train_generator(model, *, num_classes, input_shape=(3, 224, 224), iterations=1000, batch_size=32,
-                    lr=1e-3, betas=(0.5, 0.999), bns_weight=0.1, latent_dim=100, label_embedding=True, seed=0):
+                    lr=1e-3, betas=(0.5, 0.999), bns_weight=0.1, latent_dim=100, label_embedding=True, seed=0,
+                    precision="auto", cuda_graph=True):
     """Train a GeneratorNet against the frozen `model`. Returns (net in eval mode, loss history).
 
-    The history (CE + bns_weight * BNS before each step) is kept on the device and read once at
-    the end, so the loop never waits for the device.
+    Each step reads its latents and labels at a device counter, so on a GPU the step is captured
+    once as a CUDA graph and replayed (challenge/graphed_steps.py); the history (CE + bns_weight
+    * BNS before each step) stays on the device and is read once at the end. `precision`: the
+    forward and backward passes in bf16 on a GPU (synth/_precision.py), losses in float32.
     """
     device = next(model.parameters()).device
     with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's RNG
         torch.random.default_generator.manual_seed(seed)
         net = GeneratorNet(num_classes, tuple(input_shape), latent_dim, label_embedding)
     net.to(device).train()
-    # fused: one kernel for all parameters (9x faster on CPU for the 40M-weight projection at 224).
-    optimizer = torch.optim.Adam(net.parameters(), lr=lr, betas=betas, fused=True)
+    # fused: one kernel for all parameters (9x faster on CPU for the 40M-weight projection at 224);
+    # capturable: its step count stays on the device, inside a CUDA graph.
+    optimizer = torch.optim.Adam(net.parameters(), lr=lr, betas=betas, fused=True,
+                                 capturable=device.type == "cuda")
     z_all, labels_all = _latents(iterations * batch_size, latent_dim, num_classes, seed, device)
+    z_all, labels_all = z_all.view(iterations, batch_size, -1), labels_all.view(iterations, batch_size)
     history = torch.empty(iterations, device=device)
-    with frozen_teacher(model) as records:
-        for step in range(iterations):
-            z = z_all[step * batch_size:(step + 1) * batch_size]
-            labels = labels_all[step * batch_size:(step + 1) * batch_size]
+    counter = torch.zeros(1, dtype=torch.long, device=device)
+    with frozen_teacher(model) as records, tensor_cores([model, net], precision, device) as bf16:
+        def step():
+            z, labels = z_all.index_select(0, counter)[0], labels_all.index_select(0, counter)[0]
             records.clear()
-            optimizer.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(model(net(z, labels)), labels) + bns_weight * _bns_loss(records)
+            logits = model(channels_last_input(net(z, labels), bf16))
+            loss = F.cross_entropy(logits.float(), labels) + bns_weight * _bns_loss(records)
             loss.backward()
             optimizer.step()
-            history[step] = loss.detach()
-        records.clear()
+            with torch.no_grad():
+                history.index_copy_(0, counter, loss.detach().view(1))
+                counter.add_(1)
+            records.clear()
+
+        run_steps(step, iterations, device, zero_grad=lambda: optimizer.zero_grad(set_to_none=True),
+                  graph=cuda_graph)
     return net.eval(), history.cpu()
 
 
 @register_generator("gdfq")
 def gdfq(model, *, num_classes, input_shape=(3, 224, 224), num_samples=256, batch_size=32, seed=0,
          iterations=1000, train_batch_size=32, lr=1e-3, betas=(0.5, 0.999), bns_weight=0.1,
-         latent_dim=100, label_embedding=True):
+         latent_dim=100, label_embedding=True, precision="auto"):
     """Train the generator (`iterations` steps of `train_batch_size`), then sample from it.
 
     1000 steps at batch 32 (32k generated images; the paper's 50 warm-up epochs of 200 steps at
@@ -129,7 +144,7 @@ def gdfq(model, *, num_classes, input_shape=(3, 224, 224), num_samples=256, batc
     net, _ = train_generator(model, num_classes=num_classes, input_shape=input_shape,
                              iterations=iterations, batch_size=train_batch_size, lr=lr, betas=betas,
                              bns_weight=bns_weight, latent_dim=latent_dim,
-                             label_embedding=label_embedding, seed=seed)
+                             label_embedding=label_embedding, seed=seed, precision=precision)
     # A seed distinct from training's so calibration images are not the training draws.
     device = next(model.parameters()).device
     z_all, labels_all = _latents(num_samples, latent_dim, num_classes, seed + 1, device)

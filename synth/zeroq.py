@@ -19,21 +19,25 @@ ReduceLROnPlateau's "min"/"rel" rule, step for step. The loss history is read on
 """
 from __future__ import annotations
 
-import contextlib
-
 import torch
 
+from challenge.graphed_steps import run_steps
 from synth import register_generator
 from synth._bn_stats import batchnorm_layers, frozen_teacher
 from synth._plateau import plateau_step
+from synth._precision import as_float32, channels_last_input, tensor_cores
 
 
 def _channel_stats(x: torch.Tensor, per_batch: bool, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
     """(rows, C) means and stds: one row per image, or one row for the whole batch."""
-    flat = x.transpose(0, 1).flatten(1).unsqueeze(0) if per_batch else x.flatten(2)
+    x = as_float32(x)  # a bf16 activation's statistics in float32
+    dims = (0, 2, 3) if per_batch else (2, 3)  # reduced in place: no copy of a channels-last tensor
+    values = x.shape[2] * x.shape[3] * (x.shape[0] if per_batch else 1)  # per statistic
     # Unbiased, as the reference code, except over a single value (a 1x1 map of a small input),
     # where the unbiased variance is undefined (NaN) and we take the biased one (0).
-    var, mean = torch.var_mean(flat, dim=2, correction=1 if flat.shape[2] > 1 else 0)
+    var, mean = torch.var_mean(x, dim=dims, correction=1 if values > 1 else 0)
+    if per_batch:
+        var, mean = var.unsqueeze(0), mean.unsqueeze(0)
     return mean, torch.sqrt(var + eps)
 
 
@@ -72,21 +76,23 @@ def _pad_single_image(x: torch.Tensor) -> torch.Tensor:
 
 
 def distill(model, images, *, iterations=500, lr=0.5, patience=100, factor=0.1, min_lr=1e-4,
-            threshold=1e-4, eps=1e-6, per_batch_stats=False, pixel_range=None, cuda_graph=True):
+            threshold=1e-4, eps=1e-6, per_batch_stats=False, pixel_range=None, cuda_graph=True,
+            precision="auto"):
     """Optimise `images` (N, C, H, W) against `model`'s BatchNorm statistics.
 
     `pixel_range`: None (the paper), or (low, high) tensors of shape (C,) to which the images are
     clamped after every step, e.g. the normalized values of pixels 0 and 1.
     `cuda_graph`: on a GPU, record one optimisation step as a CUDA graph after a few eager steps
-    and replay it: the same kernels in the same order, without the cost of launching them one
-    by one from Python, which otherwise dominates (MobileNetV2: 39 ms of CPU per 27 ms of GPU).
+    and replay it (challenge/graphed_steps.py): the same kernels in the same order, without the
+    cost of launching them one by one from Python (MobileNetV2: 39 ms of CPU per 27 ms of GPU).
+    `precision`: the frozen model's forward and backward in bf16 on a GPU ("auto"), or "fp32"
+    (synth/_precision.py); the pixels, statistics and loss stay float32.
     Returns (distilled images, loss history): the loss before each of the `iterations` steps,
     as a CPU tensor (read once, at the end). The model comes back unchanged.
     """
     device = images.device
     x = images.detach().clone().requires_grad_(True)
     lr_now = torch.tensor(float(lr), device=device)
-    graphed = cuda_graph and device.type == "cuda" and iterations > 4
     # fused: the step count and this tensor lr stay on the device, so Adam never calls .item();
     # capturable (on any GPU, so that graphed and eager runs use the same kernel and give the
     # same images): its state may then be updated inside a CUDA graph.
@@ -97,7 +103,7 @@ def distill(model, images, *, iterations=500, lr=0.5, patience=100, factor=0.1, 
     step_index = torch.zeros(1, dtype=torch.long, device=device)
     if pixel_range is not None:
         low, high = (torch.as_tensor(v, device=device, dtype=x.dtype).view(1, -1, 1, 1) for v in pixel_range)
-    with frozen_teacher(model) as records:
+    with frozen_teacher(model) as records, tensor_cores([model], precision, device) as bf16:
         targets = {bn: (bn.running_mean.detach(), torch.sqrt(bn.running_var.detach() + eps))
                    for bn in batchnorm_layers(model)}
 
@@ -105,7 +111,7 @@ def distill(model, images, *, iterations=500, lr=0.5, patience=100, factor=0.1, 
 
         def step():
             records.clear()
-            model(_pad_single_image(x))
+            model(channels_last_input(_pad_single_image(x), bf16))
             # Only the real images' rows: statistics are per image (or, for one image, per batch
             # equals per image), so the padding image never touches the loss or the gradient.
             real = [(bn, bn_input[:count]) for bn, bn_input in records]
@@ -123,29 +129,15 @@ def distill(model, images, *, iterations=500, lr=0.5, patience=100, factor=0.1, 
                               min_lr=min_lr, threshold=threshold)
             records.clear()
 
-        eager_steps = 3 if graphed else iterations
-        side = torch.cuda.Stream(device) if graphed else None
-        if graphed:  # warm-up steps run on a side stream, as graph capture requires
-            side.wait_stream(torch.cuda.current_stream(device))
-        with torch.cuda.stream(side) if graphed else contextlib.nullcontext():
-            for _ in range(eager_steps):
-                optimizer.zero_grad(set_to_none=True)
-                step()
-        if graphed:
-            torch.cuda.current_stream(device).wait_stream(side)
-            graph = torch.cuda.CUDAGraph()
-            optimizer.zero_grad(set_to_none=True)  # backward inside the graph then writes, not adds
-            with torch.cuda.graph(graph):
-                step()
-            for _ in range(iterations - eager_steps):
-                graph.replay()
+        run_steps(step, iterations, device, zero_grad=lambda: optimizer.zero_grad(set_to_none=True),
+                  graph=cuda_graph)
     return x.detach(), history.cpu()
 
 
 @register_generator("zeroq")
 def zeroq(model, *, num_classes, input_shape=(3, 224, 224), num_samples=64, batch_size=None,
           seed=0, iterations=500, lr=0.5, patience=100, factor=0.1, min_lr=1e-4, threshold=1e-4,
-          eps=1e-6, per_batch_stats=False, clamp_to_pixels=False):
+          eps=1e-6, per_batch_stats=False, clamp_to_pixels=False, precision="auto"):
     """ZeroQ distilled data; `num_classes` is unused (the method needs no labels).
 
     64 images by default: twice the paper's single batch of 32, so that calibration sees a
@@ -168,5 +160,5 @@ def zeroq(model, *, num_classes, input_shape=(3, 224, 224), num_samples=64, batc
         noise = torch.randn((count, *input_shape), generator=rng).to(device)
         images, _ = distill(model, noise, iterations=iterations, lr=lr, patience=patience,
                             factor=factor, min_lr=min_lr, threshold=threshold, eps=eps,
-                            per_batch_stats=per_batch_stats, pixel_range=pixel_range)
+                            per_batch_stats=per_batch_stats, pixel_range=pixel_range, precision=precision)
         yield images

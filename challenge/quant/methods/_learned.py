@@ -26,23 +26,11 @@ from torch import nn
 from ...size import weight_grid
 from ..modules import QuantLayer
 
-GAMMA, ZETA = -0.1, 1.1
-
-
-def rectified_sigmoid(v: torch.Tensor) -> torch.Tensor:
-    return torch.clamp(torch.sigmoid(v) * (ZETA - GAMMA) + GAMMA, 0, 1)
+from ._fused import GAMMA, ZETA, act_fake_quant, rectified_sigmoid, rounding_penalty, soft_weight
 
 
 def inverse_rectified_sigmoid(h: torch.Tensor) -> torch.Tensor:
     return -torch.log((ZETA - GAMMA) / (h - GAMMA) - 1)
-
-
-def round_ste(x: torch.Tensor) -> torch.Tensor:
-    return (torch.round(x) - x).detach() + x
-
-
-def lsq_fake_quant(x, scale, zero_point, qmin: int, qmax: int) -> torch.Tensor:
-    return (torch.clamp(round_ste(x / scale) + zero_point, qmin, qmax) - zero_point) * scale
 
 
 def _channel_shape(weight: torch.Tensor) -> tuple[int, ...]:
@@ -85,6 +73,10 @@ class LearnedQuantLayer(nn.Module):
         """h(V) in [0, 1] for every weight, or None where rounding is not learned."""
         return rectified_sigmoid(self.v) if hasattr(self, "v") else None
 
+    def rounding_penalty(self, beta: torch.Tensor) -> torch.Tensor:
+        """AdaRound's regulariser for this layer's weights (0 where rounding is not learned)."""
+        return rounding_penalty(self.v, beta) if hasattr(self, "v") else torch.zeros((), device=beta.device)
+
     def weight_integers(self) -> torch.Tensor:
         if not hasattr(self, "v"):
             return self.fixed_int
@@ -100,14 +92,15 @@ class LearnedQuantLayer(nn.Module):
     def weight(self) -> torch.Tensor:
         if not self.quantizes_weight:
             return self.fp_weight
+        if self.soft and hasattr(self, "v"):  # one fused chain on a GPU (_fused.py)
+            return soft_weight(self.v, self.floor, self.weight_scale0, self.weight_log_scale, self.low, self.high)
         return self.weight_integers() * self.weight_scale().view(_channel_shape(self.floor))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if hasattr(self, "act_scale0"):
-            quantized = lsq_fake_quant(x, self.act_scale(), self.zero_point, self.qmin, self.qmax)
-            if self.dropping and self.drop_prob > 0:
-                quantized = torch.where(torch.rand_like(x) < self.drop_prob, x, quantized)
-            x = quantized
+            noise = torch.rand_like(x) if self.dropping and self.drop_prob > 0 else None
+            x = act_fake_quant(x, self.act_scale0, self.act_log_scale, self.zero_point, self.qmin, self.qmax,
+                               noise, self.drop_prob)
         layer = self.qlayer.layer
         if isinstance(layer, nn.Conv2d):
             return layer._conv_forward(x, self.weight(), layer.bias)

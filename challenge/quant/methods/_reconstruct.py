@@ -16,6 +16,8 @@ itself (and its CUDA-graph replay) is _trainer.py.
 """
 from __future__ import annotations
 
+import sys
+import time
 from dataclasses import dataclass
 
 import torch
@@ -113,8 +115,9 @@ def reconstruct(fp32_model: nn.Module, qmodel: nn.Module, batches: list[torch.Te
     for p in list(qmodel.parameters()) + list(fp_model.parameters()):
         p.requires_grad_(False)
     units = forward_order(qmodel, unit_names(qmodel, settings.granularity), batches[0])
-    histories = {}
+    histories, seconds = {}, {}
     for number, unit in enumerate(units, start=1):
+        started = time.perf_counter()
         x_fp, y_fp = _capture(fp_model, unit, batches, device, inputs=settings.drop_prob > 0, outputs=True)
         x_q, _ = _capture(qmodel, unit, batches, device, inputs=True, outputs=False)
         learned = _install(qmodel, fp_model, unit, settings)
@@ -125,4 +128,12 @@ def reconstruct(fp32_model: nn.Module, qmodel: nn.Module, batches: list[torch.Te
         for name, layer in learned.items():
             _replace(qmodel, name, layer.write_back())
         del x_fp, x_q, y_fp
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        seconds[unit] = time.perf_counter() - started
+        print(f"{settings.label} {number}/{len(units)} {unit}: {seconds[unit]:.1f} s", file=sys.stderr, flush=True)
+    total = sum(seconds.values())
+    slowest = max(seconds, key=seconds.get, default=None)
+    print(f"{settings.label}: {len(units)} units in {total:.1f} s"
+          + (f" (slowest {slowest}: {seconds[slowest]:.1f} s)" if slowest else ""), file=sys.stderr, flush=True)
     return histories

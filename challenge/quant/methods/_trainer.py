@@ -10,13 +10,12 @@ cached tensors live in CPU memory (too large for the GPU) or on the CPU, steps r
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import sys
 
 import torch
 
-EAGER_WARMUP_STEPS = 3
+from ...graphed_steps import run_steps
 
 
 def _schedules(settings, iterations: int, samples: int, device) -> dict[str, torch.Tensor]:
@@ -72,7 +71,7 @@ class UnitTrainer:
         loss = (self.block(x) - self.y_fp.take(index)).pow(2).sum(1).mean()
         if self.learners:
             beta = sched["beta"].index_select(0, self.counter)
-            regulariser = sum((1 - (2 * l.rounding() - 1).abs().pow(beta)).sum() for l in self.learners)
+            regulariser = sum(l.rounding_penalty(beta) for l in self.learners)
             loss = loss + s.round_weight * sched["gate"].index_select(0, self.counter).squeeze() * regulariser
         for lr, base in self.scaled:
             lr.copy_(base * sched["cosine"].index_select(0, self.counter).squeeze())
@@ -87,27 +86,12 @@ class UnitTrainer:
         for optimiser in self.optimisers:
             optimiser.zero_grad(set_to_none=True)
 
-    def _capture(self):
-        """The step as a CUDA graph, or None (with a note) where capture fails: then steps run eagerly."""
-        graph = torch.cuda.CUDAGraph()
-        self._zero_grad()  # backward inside the graph then writes the gradients, not adds
-        try:
-            with torch.cuda.graph(graph):
-                self.step()
-        except RuntimeError as error:
-            print(f"note: CUDA graph capture failed ({str(error).splitlines()[0][:120]}); running eagerly",
-                  file=sys.stderr)
-            torch.cuda.synchronize(self.device)
-            return None
-        return graph
-
     def run(self, title: str) -> list[float]:
         """All iterations; returns the loss every iterations/20 steps."""
         from progress.bar import Bar
 
         iterations = self.settings.iterations
-        graphed = (self.device.type == "cuda" and iterations > EAGER_WARMUP_STEPS + 1
-                   and all(c is None or c.on_device for c in (self.x_fp, self.x_q, self.y_fp)))
+        on_device = all(c is None or c.on_device for c in (self.x_fp, self.x_q, self.y_fp))
         for layer in self.layers:
             layer.dropping = self.settings.drop_prob > 0
         history, every = [], max(1, iterations // 20)
@@ -119,27 +103,8 @@ class UnitTrainer:
             bar.loss = f"{history[-1]:.4g}"
             bar.goto(done)
 
-        side = torch.cuda.Stream(self.device) if graphed else None
-        if graphed:  # warm-up steps run on a side stream, as graph capture requires
-            side.wait_stream(torch.cuda.current_stream(self.device))
-        eager = EAGER_WARMUP_STEPS if graphed else iterations
-        with torch.cuda.stream(side) if graphed else contextlib.nullcontext():
-            for done in range(1, eager + 1):
-                self._zero_grad()
-                self.step()
-                if done == 1 or done % every == 0 or done == iterations:
-                    note(done)
-        if graphed:
-            torch.cuda.current_stream(self.device).wait_stream(side)
-            graph = self._capture()
-            for done in range(eager + 1, iterations + 1):
-                if graph is not None:
-                    graph.replay()
-                else:
-                    self._zero_grad()
-                    self.step()
-                if done % every == 0 or done == iterations:
-                    note(done)
+        run_steps(self.step, iterations, self.device, zero_grad=self._zero_grad, every=every, report=note,
+                  graph=on_device)
         bar.finish()
         for layer in self.layers:
             layer.dropping = False

@@ -1,0 +1,71 @@
+"""An optimisation loop of identical steps, replayed from one captured CUDA graph on a GPU.
+
+ZeroQ, Genie-D, GDFQ and block reconstruction all repeat one step thousands of times: a forward
+pass, a loss, a backward pass and fused Adam, with every per-step quantity (learning rate,
+schedule position, batch indices, jitter offsets) read from device tensors indexed by a device
+counter. Such a step is the same kernels every time, so after a few eager steps (which also
+compile any kernels and settle the allocator) it is captured once and replayed: Python no longer
+queues hundreds of small kernels per step, and a graphed run computes what an eager run computes.
+
+On the CPU, or with DFQ_CUDA_GRAPHS=0, every step runs eagerly: the same code, the CPU twin.
+A capture that fails (an operation that cannot be captured) gives one note and eager steps.
+"""
+from __future__ import annotations
+
+import contextlib
+import sys
+from typing import Callable
+
+import torch
+
+from .cuda_graph import enabled as graphs_enabled
+
+EAGER_WARMUP_STEPS = 3
+
+
+def run_steps(step: Callable[[], None], iterations: int, device: torch.device, *,
+              zero_grad: Callable[[], None] = lambda: None, every: int = 0,
+              report: Callable[[int], None] | None = None, graph: bool = True) -> None:
+    """`iterations` calls of `step` (zero_grad before each); report(done) after step 1, every
+    `every` steps and the last. `step` must read and write device tensors only (graph-safe)."""
+    graphed = graph and graphs_enabled() and device.type == "cuda" and iterations > EAGER_WARMUP_STEPS + 1
+
+    def note(done: int) -> None:
+        if report is not None and (done == 1 or (every and done % every == 0) or done == iterations):
+            report(done)
+
+    side = torch.cuda.Stream(device) if graphed else None
+    if graphed:  # warm-up steps run on a side stream, as graph capture requires
+        side.wait_stream(torch.cuda.current_stream(device))
+    eager = EAGER_WARMUP_STEPS if graphed else iterations
+    with torch.cuda.stream(side) if graphed else contextlib.nullcontext():
+        for done in range(1, eager + 1):
+            zero_grad()
+            step()
+            note(done)
+    if not graphed:
+        return
+    torch.cuda.current_stream(device).wait_stream(side)
+    captured = _capture(step, zero_grad, device)
+    for done in range(eager + 1, iterations + 1):
+        if captured is not None:
+            captured.replay()
+        else:
+            zero_grad()
+            step()
+        note(done)
+
+
+def _capture(step, zero_grad, device) -> torch.cuda.CUDAGraph | None:
+    """The step as a CUDA graph, or None (with a note) where capture fails."""
+    graph = torch.cuda.CUDAGraph()
+    zero_grad()  # backward inside the graph then writes the gradients, not adds
+    try:
+        with torch.cuda.graph(graph):
+            step()
+    except RuntimeError as error:
+        print(f"note: CUDA graph capture failed ({str(error).splitlines()[0][:120]}); running eagerly",
+              file=sys.stderr)
+        torch.cuda.synchronize(device)
+        return None
+    return graph
