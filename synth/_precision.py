@@ -48,6 +48,25 @@ def tensor_cores(networks: list[nn.Module], precision: str, device: torch.device
                 net.to(memory_format=torch.contiguous_format)
 
 
+def channel_var_mean(x: torch.Tensor, dims: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Unbiased variance and mean over `dims`, in float32, of a float32 or bf16 tensor.
+
+    For bf16 both come from float32-accumulating reductions of x itself (the mean, and the norm
+    for the sum of squares), without a float32 copy of x: the copy and its Welford reduction were
+    a tenth of a Genie-D step's GPU time on an H200. The one-pass variance loses nothing that
+    matters at these sizes: activations are O(1) and float32 keeps 7 digits of E[x^2] - E[x]^2.
+    """
+    if x.dtype == torch.float32:
+        return torch.var_mean(x, dim=dims)
+    count = 1
+    for d in dims:
+        count *= x.shape[d]
+    mean = x.mean(dim=dims, dtype=torch.float32)
+    squares = torch.linalg.vector_norm(x, 2, dim=dims, dtype=torch.float32).pow(2)
+    var = (squares / count - mean.pow(2)).clamp(min=0) * (count / max(count - 1, 1))
+    return var, mean
+
+
 def as_float32(x: torch.Tensor) -> torch.Tensor:
     """A recorded activation in float32 for statistics (a no-op for float32 tensors)."""
     return x if x.dtype == torch.float32 else x.float()

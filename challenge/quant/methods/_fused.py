@@ -7,9 +7,11 @@ plus rounding, clamp, per-channel scale) and its rounding regulariser, forward a
 Even replayed from a CUDA graph each costs a few microseconds, so a step took about 1.6 ms of
 which the convolutions were a small part. On a GPU each chain below is compiled with
 torch.compile (Inductor fuses it, and its backward, into one or two Triton kernels); shapes are
-dynamic so the layers of a network share one compiled function. The functions compute exactly
-what their eager versions compute up to floating-point rounding order; on the CPU (and with
-DFQ_COMPILE=0) the eager versions run: the CPU twin is the same Python.
+dynamic, and every tensor is handed over in one layout (activations as (batch, rest), weights
+as (channels, rest)) with its integer bounds as tensors, so the layers of a network share one
+compiled graph per function instead of one per shape (each compilation costs seconds). The
+functions compute what their eager versions compute up to floating-point rounding order; on
+the CPU (and with DFQ_COMPILE=0) the eager versions run: the CPU twin is the same Python.
 """
 from __future__ import annotations
 
@@ -34,7 +36,12 @@ def _on_gpu_compiled(fn: Callable) -> Callable:
         if not (first.is_cuda and compile_enabled()):
             return fn(first, *args)
         if compiled is None:
-            compiled = torch.compile(fn, dynamic=True, fullgraph=True)
+            import torch._dynamo
+
+            # A few variants (QDrop on or off, a fixed or learned step size): never fall back to
+            # eager silently for lack of room.
+            torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 32)
+            compiled = torch.compile(fn, dynamic=True)
         return compiled(first, *args)
 
     call.eager = fn
@@ -50,13 +57,9 @@ def round_ste(x: torch.Tensor) -> torch.Tensor:
     return (torch.round(x) - x).detach() + x
 
 
-def _channel_view(scale: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    return scale.view((-1,) + (1,) * (like.dim() - 1))
-
-
-def _act_fake_quant(x, scale0, log_scale, zero_point, qmin: int, qmax: int, noise=None, drop_prob: float = 0.0):
-    """LSQ fake quantization with the step size s0 * exp(t); with `noise` (uniform [0, 1), x's
-    shape), QDrop keeps x itself where noise < drop_prob."""
+def _act_fake_quant(x, scale0, log_scale, zero_point, qmin, qmax, noise=None, drop_prob: float = 0.0):
+    """LSQ fake quantization of x (batch, rest) with the step size s0 * exp(t); with `noise`
+    (uniform [0, 1), x's shape), QDrop keeps x itself where noise < drop_prob."""
     scale = scale0 * torch.exp(log_scale)
     quantized = (torch.clamp(round_ste(x / scale) + zero_point, qmin, qmax) - zero_point) * scale
     if noise is not None:
@@ -64,10 +67,10 @@ def _act_fake_quant(x, scale0, log_scale, zero_point, qmin: int, qmax: int, nois
     return quantized
 
 
-def _soft_weight(v, floor, scale0, log_scale, low: int, high: int):
-    """AdaRound's soft weight: clamp(floor + h(V), low, high) * s0 * exp(t), per output channel."""
-    scale = scale0 * torch.exp(log_scale)
-    return torch.clamp(floor + rectified_sigmoid(v), low, high) * _channel_view(scale, floor)
+def _soft_weight(v, floor, scale0, log_scale, low, high):
+    """AdaRound's soft weight (channels, rest): clamp(floor + h(V), low, high) * s0 * exp(t)."""
+    scale = (scale0 * torch.exp(log_scale)).unsqueeze(1)
+    return torch.clamp(floor + rectified_sigmoid(v), low, high) * scale
 
 
 def _rounding_penalty(v, beta):
@@ -75,6 +78,23 @@ def _rounding_penalty(v, beta):
     return (1 - (2 * rectified_sigmoid(v) - 1).abs().pow(beta)).sum()
 
 
-act_fake_quant = _on_gpu_compiled(_act_fake_quant)
-soft_weight = _on_gpu_compiled(_soft_weight)
-rounding_penalty = _on_gpu_compiled(_rounding_penalty)
+_act_fake_quant_2d = _on_gpu_compiled(_act_fake_quant)
+_soft_weight_2d = _on_gpu_compiled(_soft_weight)
+_rounding_penalty_1d = _on_gpu_compiled(_rounding_penalty)
+
+
+def act_fake_quant(x, scale0, log_scale, zero_point, qmin, qmax, noise=None, drop_prob: float = 0.0):
+    """`_act_fake_quant` for x of any shape (qmin, qmax: 0-d tensors on x's device)."""
+    flat = noise.reshape(len(x), -1) if noise is not None else None
+    return _act_fake_quant_2d(x.reshape(len(x), -1), scale0, log_scale, zero_point, qmin, qmax, flat,
+                              drop_prob).view(x.shape)
+
+
+def soft_weight(v, floor, scale0, log_scale, low, high):
+    """`_soft_weight` for a weight of any shape (low, high: 0-d tensors on v's device)."""
+    return _soft_weight_2d(v.reshape(len(v), -1), floor.reshape(len(v), -1), scale0, log_scale,
+                           low, high).view(v.shape)
+
+
+def rounding_penalty(v, beta):
+    return _rounding_penalty_1d(v.reshape(-1), beta)

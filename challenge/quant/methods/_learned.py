@@ -50,6 +50,9 @@ class LearnedQuantLayer(nn.Module):
         if self.quantizes_weight:
             self.low, self.high = weight_grid(qlayer.spec.weight_bits)
             scale = qlayer.weight_scale.detach().clone().float()
+            # The grid's bounds as tensors: a compiled step then serves every width (_fused.py).
+            self.register_buffer("bounds", torch.tensor([self.low, self.high], dtype=torch.float32,
+                                                        device=scale.device))
             self.register_buffer("weight_scale0", scale)
             self.weight_log_scale = nn.Parameter(torch.zeros_like(scale), requires_grad=learn_weight_scale)
             self.register_buffer("floor", torch.floor(fp_weight / scale.view(_channel_shape(fp_weight))))
@@ -66,6 +69,8 @@ class LearnedQuantLayer(nn.Module):
             self.act_log_scale = nn.Parameter(torch.zeros_like(self.act_scale0),
                                               requires_grad=learn_act_scale and act.fixed_range is None)
             self.qmin, self.qmax = act.qmin, act.qmax
+            self.register_buffer("act_bounds", torch.tensor([self.qmin, self.qmax], dtype=torch.float32,
+                                                            device=act.scale.device))
             self.register_buffer("zero_point", act.zero_point.detach().clone().float())
 
     # ---------------------------------------------------------------- learning
@@ -93,13 +98,13 @@ class LearnedQuantLayer(nn.Module):
         if not self.quantizes_weight:
             return self.fp_weight
         if self.soft and hasattr(self, "v"):  # one fused chain on a GPU (_fused.py)
-            return soft_weight(self.v, self.floor, self.weight_scale0, self.weight_log_scale, self.low, self.high)
+            return soft_weight(self.v, self.floor, self.weight_scale0, self.weight_log_scale, *self.bounds)
         return self.weight_integers() * self.weight_scale().view(_channel_shape(self.floor))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if hasattr(self, "act_scale0"):
             noise = torch.rand_like(x) if self.dropping and self.drop_prob > 0 else None
-            x = act_fake_quant(x, self.act_scale0, self.act_log_scale, self.zero_point, self.qmin, self.qmax,
+            x = act_fake_quant(x, self.act_scale0, self.act_log_scale, self.zero_point, *self.act_bounds,
                                noise, self.drop_prob)
         layer = self.qlayer.layer
         if isinstance(layer, nn.Conv2d):
