@@ -45,6 +45,34 @@ from synth._plateau import plateau_step
 from synth._precision import channel_var_mean, channels_last_input, tensor_cores
 
 
+def _phase_taps() -> torch.Tensor:
+    """taps[p, r, d] = 1 where tap d of a 3x3 kernel, for output phase p of a x2 nearest upsampling,
+    reads low-resolution offset r - 1: output row 2i + p, tap d, reads input row i + (p + d - 1) // 2."""
+    taps = torch.zeros(2, 3, 3)
+    for phase in range(2):
+        for tap in range(3):
+            taps[phase, (phase + tap - 1) // 2 + 1, tap] = 1
+    return taps
+
+
+def upsampled_conv(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+    """conv(nearest x2 upsampling of x) for a 3x3, padding 1 convolution, without the upsampled tensor.
+
+    Each of the four output phases (row and column parity) is a 3x3 convolution of x itself whose
+    taps are sums of the original kernel's (a sub-pixel convolution); one convolution with 4x the
+    output channels computes all four, and pixel_shuffle interleaves them. Exact up to float
+    summation order, and the gradients reach the same weights. Why: at Genie-D's batch of 256 the
+    upsampled 64-channel 224x224 map alone is 822M values, which its upsampling, its casts under
+    autocast (upsampling runs in float32) and the convolution read and write at every step; that
+    traffic was most of a step on an H200."""
+    weight = conv.weight
+    taps = _phase_taps().to(weight)
+    out_channels, in_channels = weight.shape[:2]
+    kernel = torch.einsum("prd,oide,qse->opqirs", taps, weight, taps).reshape(out_channels * 4, in_channels, 3, 3)
+    bias = conv.bias.repeat_interleave(4) if conv.bias is not None else None
+    return F.pixel_shuffle(F.conv2d(x, kernel, bias, padding=1), 2)
+
+
 class GenieGenerator(nn.Module):
     def __init__(self, image_shape=(3, 224, 224), latent_dim=256, wide=128, narrow=64):
         super().__init__()
@@ -53,14 +81,18 @@ class GenieGenerator(nn.Module):
             raise KitError(f"genie needs an image size divisible by 4, got {height}x{width}")
         self.start = (wide, height // 4, width // 4)
         self.project = nn.Linear(latent_dim, wide * (height // 4) * (width // 4))
-        self.body = nn.Sequential(
-            nn.BatchNorm2d(wide), nn.Upsample(scale_factor=2),
-            nn.Conv2d(wide, narrow, 3, padding=1), nn.BatchNorm2d(narrow), nn.LeakyReLU(0.2),
-            nn.Upsample(scale_factor=2), nn.Conv2d(narrow, channels, 3, padding=1), nn.Tanh(),
-            nn.BatchNorm2d(channels, affine=False))
+        # Made in the order of the paper's Sequential (BN, up, conv, BN, LeakyReLU, up, conv, tanh,
+        # BN), so a seed gives the same initial weights; the upsamplings live in upsampled_conv.
+        self.norm0 = nn.BatchNorm2d(wide)
+        self.conv1 = nn.Conv2d(wide, narrow, 3, padding=1)
+        self.norm1 = nn.BatchNorm2d(narrow)
+        self.conv2 = nn.Conv2d(narrow, channels, 3, padding=1)
+        self.out_norm = nn.BatchNorm2d(channels, affine=False)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.body(self.project(z).view(z.shape[0], *self.start))
+        x = self.norm0(self.project(z).view(z.shape[0], *self.start))
+        x = F.leaky_relu(self.norm1(upsampled_conv(x, self.conv1)), 0.2)
+        return self.out_norm(torch.tanh(upsampled_conv(x, self.conv2)))
 
 
 @contextlib.contextmanager

@@ -41,6 +41,11 @@ def _on_gpu_compiled(fn: Callable) -> Callable:
             # A few variants (QDrop on or off, a fixed or learned step size): never fall back to
             # eager silently for lack of room.
             torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 32)
+            # No "duck sizing": two sizes that happen to be equal in one layer (channels == fan-in)
+            # would otherwise be one symbol, and the next layer would compile again.
+            import torch.fx.experimental._config as fx_config
+
+            fx_config.use_duck_shape = False
             compiled = torch.compile(fn, dynamic=True)
         return compiled(first, *args)
 
