@@ -135,11 +135,11 @@ def test_run_bash_writes_all_three_models(tmp_path, weights_dir):
     (["--model", "resnet18,shufflenet_v2_x1_0", "--weights", "w.pth"], "--weights names one file")])
 def test_several_models_are_checked_together(extra, fragment):
     """In-process (main.py's own parsing, no interpreter start): what several models refuse."""
-    from challenge.cli import model_runs, parse_args
+    from challenge.cli import model_plans, parse_args
     from challenge.errors import KitError
 
     with pytest.raises(KitError, match=fragment):
-        model_runs(parse_args([*extra, "--data", "unused"]))
+        model_plans(parse_args([*extra, "--data", "unused"]))
 
 
 def test_several_models_in_one_process_are_one_error_line():
