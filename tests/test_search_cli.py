@@ -80,6 +80,8 @@ def test_bad_inputs_are_one_line(tmp_path):
         "beyond what resnet18 reaches with 2-bit weights": [*search, "--target-compression", "96"],
         "--fix pattern 'layer9*' matches no layer": [*search, "--target-compression", "85", "--fix", "layer9*"],
         "scheme 'fp32' quantizes no weights": [*search, "--target-compression", "85", "--scheme", "fp32"],
+        "a generator batch of 4 (--batch-size) is larger than the 2 calibration samples":
+            [*search, "--target-compression", "85", "--num-samples", "2", "--batch-size", "4"],
         "from 0 to below 100, got -5.0": [*main, "--weights", weights, "--target-compression", "-5"],
         "give --layer-config or --target-compression, not both":
             [*main, "--target-compression", "85", "--layer-config", "x.toml"],
