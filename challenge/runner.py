@@ -130,7 +130,7 @@ def run(plan: ModelPlan, generator: Callable, stdout=sys.stdout) -> ModelRun | N
         search = (search_stage.search_space(plan.search, plan.model, fp32.num_classes, scheme)
                   if plan.search is not None else None)
         if plan.list_layers:
-            log("\n".join(quant.quantizable_layer_names(quant.prepare(fp32.model, scheme))))
+            log("\n".join(quant.quantizable_layer_names(fp32.model)))  # the names a layer config matches
             return None
         if plan.classes and len(data.read_class_list(plan.classes)) != fp32.num_classes:
             log(f"note: --classes lists another number of classes than {plan.model}'s {fp32.num_classes}; "

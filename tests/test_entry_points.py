@@ -90,9 +90,14 @@ def test_bad_generator_settings():
             "--generator", "zeroq", "--gen-arg", "iterations=2.5"],
         "--gen-arg lr='fast': generator 'zeroq' takes a number": ["--generator", "zeroq", "--gen-arg", "lr=fast"],
     }
-    results = side_by_side([[sys.executable, "main.py", "--model", "resnet18", *args] for args in cases.values()])
+    listing = [sys.executable, "main.py", "--model", "resnet18", "--weights", str(require(STANDINS) /
+               "resnet18-imagenette10.pth"), "--list-layers"]  # beside them: the names a layer config matches
+    *results, listed = side_by_side([*([sys.executable, "main.py", "--model", "resnet18", *args]
+                                       for args in cases.values()), listing])
     for expected, result in zip(cases, results):
         assert_one_line_error(result, expected)
+    assert listed.returncode == 0 and listed.stdout == "", listed.stderr
+    assert listed.stderr.splitlines()[:2] == ["conv1", "layer1.0.conv1"] and "fc" in listed.stderr.splitlines()
 
 
 def test_missing_weights_without_network(tmp_path):
