@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-
 from typing import Callable
 
 from .. import generation
