@@ -8,18 +8,27 @@ See `python main.py --help` and README.md. run.bash runs the three models.
 """
 import sys
 
-from challenge import distributed
-from challenge.cli import model_runs, parse_args
+import synth
+from challenge import distributed, generation
+from challenge.cli import model_plans, parse_args
 from challenge.errors import run_cli
 from challenge.runner import run
 
 
+def run_all(argv=None, stdout=None) -> list:
+    """Every model of the command line in turn; a runner.ModelRun each (None on ranks other than
+    0, or with --list-layers / --check-processes), whose `.seconds` say where the time went."""
+    plans = model_plans(parse_args(argv), argv)
+    # The generator is resolved here, above the kit (challenge/ never imports synth/), and
+    # checked with its settings before the first model's run.
+    generator = synth.get_generator(plans[0].generation.spec)
+    generation.check(generator, plans[0].generation)
+    with distributed.session(plans[0].device):  # a process group only under torchrun with several processes
+        return [run(plan, generator, stdout or sys.stdout) for plan in plans]
+
+
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    runs = model_runs(args)
-    with distributed.session(args.device):  # a process group only under torchrun with several processes
-        for model_args in runs:
-            run(model_args)
+    run_all(argv)
     return 0
 
 

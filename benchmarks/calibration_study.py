@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from challenge import data, evaluate, quant  # noqa: E402
 from challenge.models import load_fp32_model  # noqa: E402
 from benchmarks.generators import generator_kwargs  # noqa: E402
-from challenge.runner import resolve_device, seed_everything  # noqa: E402
+from challenge.process import resolve_device, seed_everything  # noqa: E402
 
 
 def time_zeroq(model, device, samples=64, iterations=100):

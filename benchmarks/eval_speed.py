@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.generators import DEFAULT_SETUP  # noqa: E402
 from challenge import artifact, data, evaluate, quant  # noqa: E402
 from challenge.models import load_fp32_model  # noqa: E402
-from challenge.runner import resolve_device, seed_everything  # noqa: E402
+from challenge.process import resolve_device, seed_everything  # noqa: E402
 from synth import get_generator  # noqa: E402
 
 ASSETS = Path(__file__).resolve().parents[1].parent / "shared" / "assets"

@@ -51,10 +51,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from challenge import artifact, data, evaluate, quant  # noqa: E402
-from challenge.cli import parse_generator_args  # noqa: E402
+from challenge.plugins import parse_generator_args  # noqa: E402
 from challenge.errors import KitError, run_cli  # noqa: E402
 from challenge.models import MODEL_NAMES, check_model_name, load_fp32_model  # noqa: E402
-from challenge.runner import resolve_device, seed_everything  # noqa: E402
+from challenge.process import resolve_device, seed_everything  # noqa: E402
 from challenge.size import compression_ratio  # noqa: E402
 from benchmarks.results_table import merge, write  # noqa: E402
 

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from challenge import data, evaluate, nvjpeg, quant  # noqa: E402
 from challenge.models import load_fp32_model  # noqa: E402
-from challenge.runner import seed_everything  # noqa: E402
+from challenge.process import seed_everything  # noqa: E402
 from synth import get_generator  # noqa: E402
 
 

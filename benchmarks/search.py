@@ -28,17 +28,20 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from challenge import evaluate, quant  # noqa: E402
-from challenge.cli import parse_generator_args  # noqa: E402
+from challenge.plugins import parse_generator_args  # noqa: E402
 from challenge.errors import run_cli  # noqa: E402
 from challenge.models import load_fp32_model  # noqa: E402
 from challenge.quant.fold import fold_batchnorm  # noqa: E402
-from challenge.runner import calibration_batches, log, resolve_device, seed_everything  # noqa: E402
+from challenge.generation import calibration_batches  # noqa: E402
+from challenge.plan import GenerationPlan  # noqa: E402
+from challenge.process import log, resolve_device, seed_everything  # noqa: E402
 from challenge.search import layer_rules, plan, search  # noqa: E402
 from challenge.search.pipeline import _first_samples, default_sweep, describe  # noqa: E402
 from challenge.search.realdata import calibrated, load_images, with_rules  # noqa: E402
 from challenge.search.report import write_all  # noqa: E402
 from challenge.search.sensitivity import measure  # noqa: E402
 from benchmarks.generators import ASSETS, DEFAULT_SETUP  # noqa: E402
+import synth  # noqa: E402
 
 # The README's hand-written MobileNetV2 config: the depthwise layers at 8 bits under w4a8.
 HAND_CONFIGS = {"mobilenet_v2": [{"match": "features.1.conv.0.0", "weight_bits": 8},
@@ -96,7 +99,8 @@ def main(argv=None) -> int:
     if cache.is_file():
         batches = [b.to(device) for b in torch.load(cache, weights_only=True)]
     else:
-        batches = list(calibration_batches(args, fp32, device))
+        plan = GenerationPlan(args.generator, args.generator_kwargs, args.num_samples, args.batch_size, args.seed)
+        batches = list(calibration_batches(synth.get_generator(args.generator), plan, fp32, device))
         torch.save([b.cpu() for b in batches], cache)
     generation = time.perf_counter() - start
     space = spaces[proxies[0]]

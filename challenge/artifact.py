@@ -261,11 +261,19 @@ def read_artifact(path) -> ArtifactContents:
 def load_artifact(path, device="cpu") -> tuple[nn.Module, ArtifactContents]:
     """The reference runtime: the quantized model rebuilt from an artifact, in eval mode."""
     contents = read_artifact(path)
-    model = build_architecture(contents.arch, contents.num_classes).eval()
-    if contents.layers:
-        fold_batchnorm(model)
-        specs = {name: _check_layer_spec(path, name, raw) for name, raw in contents.layers.items()}
-        wrap_layers(model, specs)
+    # Built on the meta device and then given memory without initialising it: every value is
+    # loaded below, so torchvision's random initialisation (the scorer paid it per model per
+    # submission) would be thrown away.
+    with torch.device("meta"):
+        model = build_architecture(contents.arch, contents.num_classes).eval()
+        if contents.layers:
+            fold_batchnorm(model)
+            specs = {name: _check_layer_spec(path, name, raw) for name, raw in contents.layers.items()}
+            wrap_layers(model, specs)
+    model.to_empty(device="cpu")
+    for name, buffer in model.named_buffers():
+        if name.endswith("num_batches_tracked"):  # the one buffer an artifact does not store
+            buffer.zero_()
     floats = dict(contents.floats)
     with torch.no_grad():
         for name, layer in quant_layers(model).items():

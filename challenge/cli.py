@@ -1,28 +1,22 @@
-"""Command-line options of main.py (and, through it, run.bash): one parser, importable and tested."""
+"""Command-line options of main.py (and, through it, run.bash): one parser, importable and tested,
+and the plans it makes (plan.py), one per model: the only place that reads the options.
+
+    plans = model_plans(parse_args(argv))
+"""
 from __future__ import annotations
 
 import argparse
-import ast
-import copy
 import os
+import shlex
+import sys
+from pathlib import Path
 
 from .errors import KitError
 from .models import MODEL_NAMES
+from .plan import GenerationPlan, ModelPlan, SearchPlan
+from .plugins import parse_generator_args
+from .quant.methods import DEFAULT_METHOD
 from .runtimes import DEFAULT_RUNTIME, list_runtimes
-
-
-def parse_generator_args(pairs: list[str], option: str = "--gen-arg") -> dict:
-    """`KEY=VALUE` pairs; values are Python literals (ast.literal_eval), else plain strings."""
-    parsed = {}
-    for pair in pairs:
-        key, sep, text = pair.partition("=")
-        if not sep or not key.isidentifier():
-            raise KitError(f"{option} {pair!r} must look like KEY=VALUE, e.g. {option} iterations=500")
-        try:
-            parsed[key] = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            parsed[key] = text
-    return parsed
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -114,9 +108,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def model_runs(args: argparse.Namespace) -> list[argparse.Namespace]:
-    """One namespace per --model name, in the order given; every name is checked first, so a
-    typo in the last does not cost the first model's run."""
+def model_plans(args: argparse.Namespace, argv=None) -> list[ModelPlan]:
+    """One plan per --model name, in the order given; every name is checked first, so a typo in
+    the last does not cost the first model's run. `argv` (default sys.argv[1:]) is recorded as the
+    command in the search's report."""
     from .models import check_model_name
 
     names = [name.strip() for name in args.model.split(",")]
@@ -131,4 +126,16 @@ def model_runs(args: argparse.Namespace) -> list[argparse.Namespace]:
                 raise KitError(f"{option} names one file but --model names {len(names)} models; "
                                "use --weights-dir DIR and --save-dir DIR (and python -m challenge.export "
                                "for ONNX)")
-    return [argparse.Namespace(**{**copy.deepcopy(vars(args)), "model": name}) for name in names]
+    generation = GenerationPlan(args.generator, args.generator_kwargs, args.num_samples, args.batch_size, args.seed)
+    search = SearchPlan(args.target_compression, args.search_kwargs) if args.target_compression is not None else None
+    command = "python main.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    return [ModelPlan(
+        model=name, data=args.data, weights=args.weights, weights_dir=args.weights_dir, classes=args.classes,
+        scheme=args.scheme, generation=generation, method=args.method or DEFAULT_METHOD,
+        method_kwargs=args.method_kwargs, layer_config=args.layer_config, search=search, device=args.device,
+        seed=args.seed, eval_batch_size=args.eval_batch_size, workers=args.workers, limit=args.limit,
+        cache_dir=args.cache_dir, no_cache=args.no_cache, runtime=args.runtime,
+        artifact=(Path(args.save_model) if args.save_model else
+                  Path(args.save_dir) / f"{name}.safetensors" if args.save_dir else None),
+        export_onnx=args.export_onnx, check_processes=args.check_processes, list_layers=args.list_layers,
+        command=command) for name in names]

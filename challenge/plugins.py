@@ -3,10 +3,12 @@
 One loader for every pluggable stage (generators in synth/, optimisation methods in
 challenge/quant/methods/): the file is imported once per process, so that the decorators it runs
 (`@register_generator`, `@register_method`) do not run twice, and a missing file or function
-is one clear line, not a traceback.
+is one clear line, not a traceback. Their `KEY=VALUE` arguments from the command line are
+checked against the type of each keyword's default (check_argument_types).
 """
 from __future__ import annotations
 
+import ast
 import functools
 import importlib.util
 from pathlib import Path
@@ -42,3 +44,58 @@ def load_from_file(spec: str, what: str) -> Callable:
     """The function named by `path/to/file.py:function`; `what` names the option in messages."""
     file_name, _, function_name = spec.rpartition(":")
     return _load(f"{Path(file_name).resolve()}:{function_name}", what)
+
+
+def parse_generator_args(pairs: list[str], option: str = "--gen-arg") -> dict:
+    """`KEY=VALUE` pairs; values are Python literals (ast.literal_eval), else plain strings."""
+    parsed = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.isidentifier():
+            raise KitError(f"{option} {pair!r} must look like KEY=VALUE, e.g. {option} iterations=500")
+        try:
+            parsed[key] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            parsed[key] = text
+    return parsed
+
+
+def _fits(value, default) -> bool:
+    """Whether a command-line value may stand where `default` stands: a whole number for an int
+    (a bool is not one), any number for a float, True/False for a bool, text for a str, a list or
+    tuple for either."""
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(default, str):
+        return isinstance(value, str)
+    if isinstance(default, (list, tuple)):
+        return isinstance(value, (list, tuple))
+    return True  # another default (None, an object): the callable checks it itself
+
+
+_KINDS = ((bool, "True or False"), (int, "a whole number"), (float, "a number"), (str, "a string"),
+          ((list, tuple), "a list"))
+
+
+def check_argument_types(fn: Callable, kwargs: dict, option: str, owner: str) -> None:
+    """Refuse, before any heavy work, a `KEY=VALUE` whose value does not fit the type of the
+    keyword's default in `fn` (`--method-arg iterations=abc` where an int is expected); keywords
+    without a default or with the default None are left to `fn`."""
+    import inspect
+
+    try:
+        parameters = inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # a builtin or other callable without a signature
+        return
+    for key, value in kwargs.items():
+        parameter = parameters.get(key)
+        if parameter is None or parameter.default is inspect.Parameter.empty or parameter.default is None:
+            continue
+        if not _fits(value, parameter.default):
+            kind = next(words for kinds, words in _KINDS if isinstance(parameter.default, kinds))
+            raise KitError(f"{option} {key}={value!r}: {owner} takes {kind} for {key} (default "
+                           f"{parameter.default!r}), e.g. {option} {key}={parameter.default!r}")

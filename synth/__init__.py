@@ -18,55 +18,34 @@ loads that file and calls the function `name` in it (decorated or not).
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from typing import Callable
 
-from challenge.errors import KitError
-from challenge.plugins import is_file_spec, load_from_file
+from challenge.registry import Registry, import_submodules
 
-_GENERATORS: dict[str, Callable] = {}
-_ALLOWED_IN_CHALLENGE: dict[str, bool] = {}
+GENERATORS = Registry("generator", files=True, builtins=import_submodules(__name__))
 
 
 def register_generator(name: str, *, allowed_in_challenge: bool = True):
     """Decorator: put a generator in the registry under `name` (duplicates refused)."""
 
     def decorate(fn: Callable) -> Callable:
-        if name in _GENERATORS and _GENERATORS[name] is not fn:
-            raise ValueError(f"generator {name!r} is already registered")
-        _GENERATORS[name] = fn
-        _ALLOWED_IN_CHALLENGE[name] = allowed_in_challenge
+        GENERATORS.add(name, fn)
         fn.generator_name = name
-        fn.allowed_in_challenge = allowed_in_challenge
+        fn.allowed_in_challenge = allowed_in_challenge  # the kit reads it from the function
         return fn
 
     return decorate
 
 
-def _import_builtin_generators() -> None:
-    # Importing each module of this package runs its @register_generator.
-    for info in pkgutil.iter_modules(__path__):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{info.name}")
-
-
 def list_generators() -> list[str]:
-    _import_builtin_generators()
-    return sorted(_GENERATORS)
+    return GENERATORS.names()
 
 
 def is_allowed_in_challenge(name: str) -> bool:
-    _import_builtin_generators()
-    return _ALLOWED_IN_CHALLENGE.get(name, True)
+    entry = GENERATORS.entries().get(name)
+    return getattr(entry, "allowed_in_challenge", True)
 
 
 def get_generator(spec: str) -> Callable:
     """A registered name (`zeroq`) or a participant's file (`path/to/file.py:function`)."""
-    if is_file_spec(spec):
-        return load_from_file(spec, "generator")
-    _import_builtin_generators()
-    if spec not in _GENERATORS:
-        raise KitError(f"unknown generator {spec!r}; choose one of {', '.join(sorted(_GENERATORS))} "
-                       "or give path/to/file.py:function")
-    return _GENERATORS[spec]
+    return GENERATORS.get(spec)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from challenge.output_format import parse
-from tests.conftest import IMAGENETTE, STANDINS, require
+from tests.conftest import IMAGENETTE, STANDINS, require, side_by_side
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL = ["--limit", "6", "--num-samples", "4", "--batch-size", "4", "--workers", "0", "--device", "cpu"]
@@ -79,6 +79,27 @@ def test_corrupt_jpeg(tmp_path, workers):
     assert_one_line_error(run(args), "cannot read image", first.name)
 
 
+def test_bad_generator_settings():
+    """A --gen-arg whose type does not fit the generator's default, or a batch larger than the
+    samples: one line, before any heavy work (run side by side: each process mostly imports torch)."""
+    cases = {
+        "a generator batch of 16 (--batch-size) is larger than the 8 calibration samples (--num-samples)":
+            ["--num-samples", "8", "--batch-size", "16"],
+        "larger than the 1000 calibration samples (generator 'gaussian''s default)": ["--batch-size", "2000"],
+        "--gen-arg iterations=2.5: generator 'zeroq' takes a whole number": [
+            "--generator", "zeroq", "--gen-arg", "iterations=2.5"],
+        "--gen-arg lr='fast': generator 'zeroq' takes a number": ["--generator", "zeroq", "--gen-arg", "lr=fast"],
+    }
+    listing = [sys.executable, "main.py", "--model", "resnet18", "--weights", str(require(STANDINS) /
+               "resnet18-imagenette10.pth"), "--list-layers"]  # beside them: the names a layer config matches
+    *results, listed = side_by_side([*([sys.executable, "main.py", "--model", "resnet18", *args]
+                                       for args in cases.values()), listing])
+    for expected, result in zip(cases, results):
+        assert_one_line_error(result, expected)
+    assert listed.returncode == 0 and listed.stdout == "", listed.stderr
+    assert listed.stderr.splitlines()[:2] == ["conv1", "layer1.0.conv1"] and "fc" in listed.stderr.splitlines()
+
+
 def test_missing_weights_without_network(tmp_path):
     result = run(["--model", "resnet18", *standin_args()[:4]], env={"TORCH_HOME": str(tmp_path),
                                                                      "https_proxy": "http://127.0.0.1:9"})
@@ -99,6 +120,10 @@ def test_main_writes_only_output_and_is_deterministic(tmp_path):
     assert first.stdout == second.stdout
     (section,) = parse(first.stdout.encode())
     assert section.model == "shufflenet_v2_x1_0" and section.num_images == 6
+    # Where the time went: one line, every stage that ran, in order (runner.ModelRun.seconds).
+    (line,) = [line for line in first.stderr.splitlines() if line.startswith("shufflenet_v2_x1_0: seconds: ")]
+    stages = [part.rsplit(" ", 1)[0] for part in line.split(": seconds: ")[1].split("; ")[0].split(", ")]
+    assert stages == ["setup", "generate", "prepare", "calibrate", "round", "save", "images", "evaluate"], line
     assert (tmp_path / "s.safetensors").is_file()
 
 
@@ -135,11 +160,11 @@ def test_run_bash_writes_all_three_models(tmp_path, weights_dir):
     (["--model", "resnet18,shufflenet_v2_x1_0", "--weights", "w.pth"], "--weights names one file")])
 def test_several_models_are_checked_together(extra, fragment):
     """In-process (main.py's own parsing, no interpreter start): what several models refuse."""
-    from challenge.cli import model_runs, parse_args
+    from challenge.cli import model_plans, parse_args
     from challenge.errors import KitError
 
     with pytest.raises(KitError, match=fragment):
-        model_runs(parse_args([*extra, "--data", "unused"]))
+        model_plans(parse_args([*extra, "--data", "unused"]))
 
 
 def test_several_models_in_one_process_are_one_error_line():

@@ -77,6 +77,11 @@ def test_bad_method_inputs(tmp_path):
         "--method-arg needs --method": ("--method-arg", "a=1"),
         f"method file '{empty}' has no function 'mine'": ("--method", f"{empty}:mine"),
         "does not exist": ("--method", "/no/such.py:mine"),
+        # A value whose type does not fit the default's: refused before any heavy work.
+        "--method-arg iterations='abc': method 'brecq' takes a whole number": (
+            "--method", "brecq", "--method-arg", "iterations=abc"),
+        "--method-arg iterations=2.5: method 'adaround' takes a whole number": (
+            "--method", "adaround", "--method-arg", "iterations=2.5"),
     }
     results = side_by_side([[sys.executable, "main.py", "--model", "resnet18", *args] for args in cases.values()])
     for expected, result in zip(cases, results):

@@ -80,6 +80,8 @@ def test_bad_inputs_are_one_line(tmp_path):
         "beyond what resnet18 reaches with 2-bit weights": [*search, "--target-compression", "96"],
         "--fix pattern 'layer9*' matches no layer": [*search, "--target-compression", "85", "--fix", "layer9*"],
         "scheme 'fp32' quantizes no weights": [*search, "--target-compression", "85", "--scheme", "fp32"],
+        "a generator batch of 4 (--batch-size) is larger than the 2 calibration samples":
+            [*search, "--target-compression", "85", "--num-samples", "2", "--batch-size", "4"],
         "from 0 to below 100, got -5.0": [*main, "--weights", weights, "--target-compression", "-5"],
         "give --layer-config or --target-compression, not both":
             [*main, "--target-compression", "85", "--layer-config", "x.toml"],
@@ -91,24 +93,22 @@ def test_bad_inputs_are_one_line(tmp_path):
 def test_search_args_are_checked_before_any_data():
     """--search-arg values are user input: a lone number is a list of one, anything else that is
     not numbers is a KitError at once (not a TypeError after generation)."""
-    import types
-
     import pytest
 
-    from challenge.cli import parse_args
+    from challenge.cli import model_plans, parse_args
     from challenge.errors import KitError
     from challenge.quant import get_scheme
-    from challenge.runner import search_space
+    from challenge.search.stage import search_space
 
     def space(*search_args):
         argv = ["--model", "resnet18", "--scheme", "w4a8", "--target-compression", "80"]
         for pair in search_args:
             argv += ["--search-arg", pair]
-        args = parse_args(argv)
-        return args, search_space(args, types.SimpleNamespace(num_classes=10), get_scheme("w4a8"))
+        (plan,) = model_plans(parse_args(argv), argv)
+        return search_space(plan.search, plan.model, 10, get_scheme("w4a8"))
 
-    args, plan = space("weight_bits=4", "sweep=85")
-    assert plan.weight_bits == [4] and args.search_kwargs["sweep"] == [85]
+    plan, sweep = space("weight_bits=4", "sweep=85")
+    assert plan.weight_bits == [4] and sweep == [85]
     for bad, message in [("weight_bits='four'", "weight_bits= takes a list of numbers"),
                          ("act_bits=[4,'x']", "act_bits= takes a list of numbers"),
                          ("sweep=101", "sweep= points must be percentages"),

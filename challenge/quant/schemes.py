@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import KitError
+from ..registry import Registry
 
 
 @dataclass(frozen=True)
@@ -35,24 +35,19 @@ class Scheme:
         return self.weight_bits is not None or self.act_bits is not None
 
 
-_SCHEMES: dict[str, Scheme] = {}
+SCHEMES = Registry("scheme", sort=False)  # listed in the order below, the README's
 
 
 def register_scheme(scheme: Scheme) -> Scheme:
-    if scheme.name in _SCHEMES:
-        raise ValueError(f"scheme {scheme.name!r} is already registered")
-    _SCHEMES[scheme.name] = scheme
-    return scheme
+    return SCHEMES.add(scheme.name, scheme)
 
 
 def get_scheme(name: str) -> Scheme:
-    if name not in _SCHEMES:
-        raise KitError(f"unknown scheme {name!r}; choose one of {', '.join(list_schemes())}")
-    return _SCHEMES[name]
+    return SCHEMES.get(name)
 
 
 def list_schemes() -> list[str]:
-    return list(_SCHEMES)
+    return SCHEMES.names()
 
 
 register_scheme(Scheme("int8", 8, 8, description="per-channel 8-bit weights, 8-bit activations (default)"))

@@ -5,16 +5,22 @@
 
 Writes mixed.toml (for main.py --layer-config), mixed.frontier.md and mixed.frontier.png.
 Progress and logs go to stderr; a mistake is one line `error: ...` and exit code 2.
+`main(argv, get_generator)` is handed the generator lookup by its entry point (__main__.py):
+the kit's modules do not import synth/.
 """
 from __future__ import annotations
 
 import argparse
 import shlex
 import sys
+from typing import Callable
 
-from ..cli import parse_generator_args
-from ..errors import KitError, run_cli
+from .. import generation
+from ..errors import KitError
 from ..models import MODEL_NAMES, check_model_name, load_fp32_model
+from ..plan import GenerationPlan
+from ..plugins import parse_generator_args
+from ..process import log, resolve_device, seed_everything
 from .pipeline import DEFAULT_SAMPLES, DEFAULT_WEIGHT_BITS, plan, search
 from .proxies import DEFAULT_PROXY, list_proxies
 
@@ -24,12 +30,6 @@ def _numbers(text: str, option: str, kind=float) -> list:
         return [kind(part) for part in text.split(",") if part.strip()]
     except ValueError:
         raise KitError(f"{option} {text!r} must be comma-separated numbers, e.g. {option} 2,3,4,8") from None
-
-
-def generation_facts(args) -> dict:
-    """The synthetic data the sensitivities are measured on (main.py and this CLI share the names)."""
-    return {"generator": args.generator, "gen_args": repr(sorted(args.generator_kwargs.items())),
-            "num_samples": args.num_samples, "batch_size": args.batch_size, "seed": args.seed}
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -69,14 +69,13 @@ def get_args_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv=None) -> int:
+def main(argv, get_generator: Callable) -> int:
+    """`get_generator(spec)`: the generator of a registered name or path/to/file.py:function."""
     from .. import quant
-    from ..runner import calibration_batches, log, resolve_device, seed_everything
     from .pipeline import describe
     from .realdata import load_images, measure_points, pick_points
     from .report import write_all
     from .sensitivity import load_sensitivities
-    import synth
 
     args = get_args_parser().parse_args(argv)
     args.generator_kwargs = parse_generator_args(args.gen_arg)
@@ -86,7 +85,9 @@ def main(argv=None) -> int:
             raise KitError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     check_model_name(args.model)
     scheme = quant.get_scheme(args.scheme)
-    synth.get_generator(args.generator)
+    gen_plan = GenerationPlan(args.generator, args.generator_kwargs, args.num_samples, args.batch_size, args.seed)
+    generator = get_generator(args.generator)
+    generation.check(generator, gen_plan)
     if args.eval_data:
         quant.check_method(args.method, scheme, args.method_kwargs)
     sweep = _numbers(args.sweep, "--sweep") if args.sweep else None
@@ -100,7 +101,7 @@ def main(argv=None) -> int:
                  weight_bits=_numbers(args.weight_bits, "--weight-bits", int),
                  act_bits=_numbers(args.act_bits, "--act-bits", int), fix=args.fix, proxy=args.proxy,
                  samples=args.samples)
-    about = describe(space, generation_facts(args))
+    about = describe(space, generation.facts(gen_plan))
     known = None
     if args.sensitivities_from:
         known = load_sensitivities(args.sensitivities_from, about, space.searched, space.weight_bits,
@@ -111,7 +112,7 @@ def main(argv=None) -> int:
     log(f"{args.model}: searching {len(space.searched)} layers x widths {space.weight_bits} for "
         f">= {space.target}% compression; scheme {scheme.name}, generator {args.generator}, device {device}")
     fp32.model.to(device)
-    batches = calibration_batches(args, fp32, device)
+    batches = generation.calibration_batches(generator, gen_plan, fp32, device)
     if images is not None or known is not None:
         batches = list(batches)  # the measured points calibrate on them all, as main.py does
     result = search(space, fp32.model, batches, sweep, known)
@@ -130,7 +131,3 @@ def main(argv=None) -> int:
         log(f"{args.model}: measured top-1 of {len(result.measured)} points on {len(labels)} real images "
             f"(FP32 {result.fp32_top1:.2f}%), added to {paths[1]} and {paths[2]}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(run_cli(main))

@@ -23,30 +23,25 @@ from typing import Callable
 
 import torch
 
-from ..errors import KitError
+from ..registry import Registry
 
-_PROXIES: dict[str, Callable] = {}
+PROXIES = Registry("sensitivity proxy")
 DEFAULT_PROXY = "kl"
 
 
 def register_proxy(name: str):
     def decorate(fn: Callable) -> Callable:
-        if name in _PROXIES and _PROXIES[name] is not fn:
-            raise ValueError(f"proxy {name!r} is already registered")
-        _PROXIES[name] = fn
-        return fn
+        return PROXIES.add(name, fn)
 
     return decorate
 
 
 def get_proxy(name: str) -> Callable:
-    if name not in _PROXIES:
-        raise KitError(f"unknown sensitivity proxy {name!r}; choose one of {', '.join(list_proxies())}")
-    return _PROXIES[name]
+    return PROXIES.get(name)
 
 
 def list_proxies() -> list[str]:
-    return sorted(_PROXIES)
+    return PROXIES.names()
 
 
 @register_proxy("kl")

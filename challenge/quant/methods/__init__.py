@@ -19,15 +19,14 @@ Participants add a method with no edit to the kit: `--method path/to/file.py:fun
 """
 from __future__ import annotations
 
-import importlib
 import inspect
-import pkgutil
 from typing import Callable
 
 from ...errors import KitError
-from ...plugins import is_file_spec, load_from_file
+from ...plugins import check_argument_types
+from ...registry import Registry, import_submodules
 
-_METHODS: dict[str, Callable] = {}
+METHODS = Registry("method", files=True, builtins=import_submodules(__name__))
 DEFAULT_METHOD = "rtn"
 
 
@@ -37,9 +36,7 @@ def register_method(name: str, *, needs_data: bool = True):
     `needs_data=False` (round to nearest) lets the kit skip keeping the calibration batches."""
 
     def decorate(fn: Callable) -> Callable:
-        if name in _METHODS and _METHODS[name] is not fn:
-            raise ValueError(f"method {name!r} is already registered")
-        _METHODS[name] = fn
+        METHODS.add(name, fn)
         fn.method_name = name
         fn.needs_data = needs_data
         return fn
@@ -47,35 +44,24 @@ def register_method(name: str, *, needs_data: bool = True):
     return decorate
 
 
-def _import_builtin_methods() -> None:
-    for info in pkgutil.iter_modules(__path__):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{info.name}")
-
-
 def list_methods() -> list[str]:
-    _import_builtin_methods()
-    return sorted(_METHODS)
+    return METHODS.names()
 
 
 def get_method(spec: str) -> Callable:
     """A registered name (`brecq`) or a participant's file (`path/to/file.py:function`)."""
-    if is_file_spec(spec):
-        return load_from_file(spec, "method")
-    _import_builtin_methods()
-    if spec not in _METHODS:
-        raise KitError(f"unknown method {spec!r}; choose one of {', '.join(sorted(_METHODS))} "
-                       "or give path/to/file.py:function")
-    return _METHODS[spec]
+    return METHODS.get(spec)
 
 
 def check_method_args(method: Callable, spec: str, kwargs: dict) -> None:
-    """Refuse a --method-arg the method does not take, before any heavy work."""
+    """Refuse a --method-arg the method does not take, or whose value does not fit the type of
+    its default, before any heavy work."""
     try:
         inspect.signature(method).bind(None, None, None, **kwargs)
     except TypeError as error:
         raise KitError(f"method {spec!r} rejected its arguments ({error}); see its keyword arguments "
                        "in challenge/quant/methods/ or your file") from None
+    check_argument_types(method, kwargs, "--method-arg", f"method {spec!r}")
 
 
 def needs_data(method: Callable) -> bool:
