@@ -109,8 +109,8 @@ def _reference_files(rules: Rules, images_mode: str) -> tuple[Rules, list[tuple[
                                                                               image_order="image_order.txt"))
     if images_mode == "bundle":
         if not rules.images or not Path(rules.images).is_dir():
-            raise KitError(f"--images bundle: the config's images folder {rules.images!r} is not there; give it, "
-                           "or use --images none, or --images /app/data/<folder> for a folder on the workers")
+            raise KitError(f"--verify-images bundle: the config's images folder {rules.images!r} is not there; give "
+                           "it (--images), or use --verify-images none, or a folder on the workers (/app/data/...)")
         truth = load_ground_truth(rules.ground_truth, rules.num_classes)
         root = Path(rules.images)
         for relative in image_paths(truth, root):

@@ -80,7 +80,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     sub.add_argument("--title", default="Data-free quantization challenge")
     sub.add_argument("--phase", action="append", default=[], metavar="NAME,START[,END]",
                      help="a phase (repeatable, in order; UTC dates); default: one phase from today, open-ended")
-    sub.add_argument("--images", dest="images_mode", default=None, metavar="bundle|none|/app/data/...",
+    sub.add_argument("--verify-images", dest="images_mode", default=None, metavar="bundle|none|/app/data/...",
                      help="verification images: copy the ground truth's into the reference data (bundle; the "
                           "default when the config names images), none (verification off), or a folder on the workers")
     sub.add_argument("--example", help="an example submission zip (from pack) for the starting kit")
@@ -99,7 +99,7 @@ def _bundle(args, rules) -> int:
 
     mode = args.images_mode or ("bundle" if rules.images else "none")
     if mode not in ("bundle", "none") and not mode.startswith("/"):
-        raise KitError(f"--images {mode!r}: use bundle, none, or an absolute folder on the compute workers")
+        raise KitError(f"--verify-images {mode!r}: use bundle, none, or an absolute folder on the compute workers")
     if not rules.ground_truth:
         raise KitError("bundle needs the ground truth: set ground_truth in the config or pass --ground-truth")
     path = bundle.build(rules, args.out, title=args.title, phases=[bundle.parse_phase(p) for p in args.phase],
