@@ -8,14 +8,15 @@ verified in full; see the README's "Hosting on Codabench".
 """
 from __future__ import annotations
 
+import io
 import re
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from challenge.errors import one_line
 from conftest import NUM_CLASSES, Challenge
 from scorer import bundle
 from scorer.cli import main as scorer_main
@@ -148,29 +149,55 @@ def test_codabench_run_gives_the_figures_of_scorer_run(example, tmp_path):
     assert 0 < row["accuracy"] < 100 and 70 < row["compression"] < 80  # a real figure, not a default
 
 
+def _kit_zip(folder: Path, case) -> Path:
+    name, members, kwargs, _ = case
+    kit_zip = folder / name / "team.zip"
+    if isinstance(members, bytes):
+        kit_zip.parent.mkdir(parents=True)
+        kit_zip.write_bytes(members)
+    else:
+        make_zip(kit_zip, members, **kwargs)
+    return kit_zip
+
+
 def test_every_malformed_zip_fails_with_the_kits_reason(example, tmp_path):
+    """Each hostile or broken zip of test_security, uploaded inside a zip, through the scoring
+    program in the worker's layout (in this process: 36 fresh interpreters would take minutes)."""
+    from challenge.errors import KitError
+    from scorer import codabench_score
     from test_security import _cases
 
+    ref = tmp_path / "input" / "ref"
+    with zipfile.ZipFile(example["competition"]) as archive:
+        zipfile.ZipFile(archive.open("reference_data.zip")).extractall(ref)
     cases = _cases(example["ch"], tmp_path / "PAYLOAD_RAN")
-
-    def one(case):
-        name, members, kwargs, expected = case
-        kit_zip = tmp_path / name / "team.zip"
-        if isinstance(members, bytes):
-            kit_zip.parent.mkdir(parents=True)
-            kit_zip.write_bytes(members)
-        else:
-            make_zip(kit_zip, members, **kwargs)
-        upload = tmp_path / name / "upload.zip"
-        upload.write_bytes(bundle.wrap(kit_zip))
-        return name, expected, codabench_run(example["competition"], upload)
-
-    with ThreadPoolExecutor(2) as pool:
-        for name, expected, done in pool.map(one, cases):
-            last = done.stderr.strip().splitlines()[-1]
-            assert done.returncode == 2 and done.scores is None, f"{name}: {done.stderr[-500:]}"
-            assert last.startswith("error: ") and re.search(expected, last), f"{name}: {last}"
+    assert len(cases) >= 30
+    for case in cases:
+        name, expected = case[0], case[3]
+        res, out = tmp_path / name / "res", tmp_path / name / "output"
+        with zipfile.ZipFile(io.BytesIO(bundle.wrap(_kit_zip(tmp_path, case)))) as upload:
+            upload.extractall(res)  # what the worker does with the upload
+        (res / "metadata").write_text("exitCode: 0\n")
+        with pytest.raises(KitError) as failed:
+            codabench_score.main(str(ref), str(res), str(out))
+        assert re.search(expected, one_line(failed.value)), f"{name}: {failed.value}"
+        assert not (out / "scores.json").exists()
+        assert "Not ranked" in (out / "detailed_results.html").read_text()
     assert not (tmp_path / "PAYLOAD_RAN").exists()
+
+
+@pytest.mark.parametrize("case_name", ["traversal", "symlink", "pickle-top", "crlf", "wrong-arch"])
+def test_malformed_zips_fail_in_a_worker_run(example, tmp_path, case_name):
+    """One case of each kind end to end: a failed run (exit code 2) whose last line is the kit's reason."""
+    from test_security import _cases
+
+    case = next(c for c in _cases(example["ch"], tmp_path / "PAYLOAD_RAN") if c[0] == case_name)
+    upload = tmp_path / "upload.zip"
+    upload.write_bytes(bundle.wrap(_kit_zip(tmp_path, case)))
+    done = codabench_run(example["competition"], upload)
+    last = done.stderr.strip().splitlines()[-1]
+    assert done.returncode == 2 and done.scores is None, done.stderr[-500:]
+    assert last.startswith("error: ") and re.search(case[3], last), last
 
 
 def test_codabench_run_command_line(example, capsys, tmp_path):
