@@ -34,6 +34,8 @@ th { background: #eef1f5; font-weight: 600; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.first td { font-weight: 600; }
 details { margin: .4em 0; } summary { cursor: pointer; font-weight: 600; }
+.scroll { overflow-x: auto; }
+table.history { table-layout: fixed; } table.history th:last-child { width: 45%; }
 .empty { color: #6b7380; font-style: italic; }
 .reason { color: #9b2226; }
 svg.chart { max-width: 100%; height: auto; }
@@ -50,7 +52,7 @@ def _cell(value) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, float):
-        return f"{value:g}"
+        return f"{value:.2f}"  # every figure to the hundredth: columns line up and nothing is hidden
     return html.escape(str(value))
 
 
@@ -66,8 +68,8 @@ def table(frame: pd.DataFrame | None, *, numeric=(), css_class="", first_row_cla
                         for c, v in zip(frame.columns, row))
         css = f' class="{first_row_class}"' if first_row_class and position == 0 else ""
         rows.append(f"<tr{css}>{cells}</tr>")
-    return (f'<table class="{css_class}"><thead><tr>{head}</tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table>')
+    return (f'<div class="scroll"><table class="{css_class}"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>')
 
 
 def _ranking(standings: Standings) -> str:
