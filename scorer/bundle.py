@@ -4,8 +4,8 @@
     logo.png, pages/*.md     the site's logo and pages, written from the rules (bundle_pages.py)
     scoring_program.zip      this kit's scorer/ and challenge/ packages + metadata.yaml (the command)
     reference_data.zip       challenge.toml (the rules), ground_truth.csv, images/ when bundled
-    starting_kit/            the example submission and how to upload it
-    example_upload.zip       the same example, also listed as the task's solution
+    starting_kit/            how to upload, and the example submission as an upload (upload.zip),
+                             which is also the task's solution (organizers can run it on the site)
 
 Layout and keys as Codabench reads them (src/apps/competitions/unpackers/v2.py, and the compute
 worker, compute_worker/compute_worker.py, which runs `metadata.yaml`'s command in the competition's
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import os
 import shutil
 import tempfile
 import zipfile
@@ -157,7 +158,7 @@ def competition_yaml(rules: Rules, *, title: str, phases: list[Phase], docker_im
         ]}],
     }
     if with_example:
-        data["solutions"] = [{"index": 0, "path": "example_upload.zip", "tasks": [0]}]
+        data["solutions"] = [{"index": 0, "path": "starting_kit/upload.zip", "tasks": [0]}]
     return data
 
 
@@ -204,12 +205,11 @@ def build(rules: Rules, out: str | Path, *, title: str, phases: list[Phase], ima
         (pages["submitting.md"].encode(), "starting_kit/README.md"),
     ]
     if example is not None:
-        upload = wrap(Path(example))
-        members += [(Path(example), "starting_kit/team.zip"), (upload, "starting_kit/upload.zip"),
-                    (upload, "example_upload.zip")]
+        members.append((wrap(Path(example)), "starting_kit/upload.zip"))
     out = Path(out)
     with tempfile.NamedTemporaryFile(dir=out.parent if out.parent.is_dir() else None, delete=False,
                                      suffix=".part") as handle:
         handle.write(_zip_of(members))
+    os.chmod(handle.name, 0o644)  # NamedTemporaryFile makes it private; the organizer uploads it
     shutil.move(handle.name, out)  # a reader never sees half a bundle
     return out

@@ -81,9 +81,16 @@ def _ranking(standings: Standings) -> str:
 
 
 def _per_model(standings: Standings) -> str:
+    """One column per model, `compression / accuracy`: three models fit the page's width."""
     ranked = standings.ranked
-    columns = ["rank", "team"] + [c for c in ranked.columns if c.endswith((" compression", " accuracy"))]
-    return table(ranked[columns] if len(ranked) else None, numeric=set(columns) - {"team"}, css_class="per-model")
+    if ranked.empty:
+        return '<p class="empty">none</p>'
+    models = [c.removesuffix(" compression") for c in ranked.columns if c.endswith(" compression")]
+    frame = pd.DataFrame({"rank": ranked["rank"], "team": ranked["team"]})
+    for model in models:
+        frame[f"{model}: compression / accuracy (%)"] = [
+            f"{c:.2f} / {a:.2f}" for c, a in zip(ranked[f"{model} compression"], ranked[f"{model} accuracy"])]
+    return table(frame, numeric=set(frame.columns) - {"team"}, css_class="per-model")
 
 
 def _history(standings: Standings) -> str:
