@@ -162,9 +162,9 @@ def competition_yaml(rules: Rules, *, title: str, phases: list[Phase], docker_im
     return data
 
 
-def _zip_of(files: list[tuple[Path | bytes, str]]) -> bytes:
+def _zip_of(files: list[tuple[Path | bytes, str]], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
     out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(out, "w", compression=compression) as archive:
         for source, name in files:
             if isinstance(source, bytes):
                 archive.writestr(name, source)
@@ -174,8 +174,8 @@ def _zip_of(files: list[tuple[Path | bytes, str]]) -> bytes:
 
 
 def wrap(kit_zip: Path) -> bytes:
-    """The upload Codabench's worker unzips into the kit's zip, unopened."""
-    return _zip_of([(kit_zip, "submission.zip")])
+    """The upload Codabench's worker unzips into the kit's zip, unopened (stored: it is compressed)."""
+    return _zip_of([(kit_zip, "submission.zip")], zipfile.ZIP_STORED)
 
 
 def build(rules: Rules, out: str | Path, *, title: str, phases: list[Phase], images_mode: str = "bundle",
