@@ -35,7 +35,7 @@ from .ranking import _decimals
 from .verify import image_paths
 
 # Public, on Docker Hub; Python 3.11. The scoring program installs what the kit needs beyond
-# torch and torchvision (safetensors, pandas, ...) on its first run (scorer/codabench_entry.py).
+# torch and torchvision (safetensors, pandas, ...) at the start of each run (scorer/codabench_entry.py).
 DEFAULT_IMAGE = "pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime"
 COMMAND = "python3 -m scorer.codabench_entry --ref $input/ref --res $input/res --out $output"
 KIT = Path(__file__).resolve().parents[1]

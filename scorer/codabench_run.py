@@ -10,6 +10,8 @@ Following compute_worker/compute_worker.py for a scoring-only task (no ingestion
 Unzipping is Python's ZipFile.extractall, as on the worker. The command runs in a fresh process
 of this Python (`python3` in the command becomes sys.executable: the worker's docker image is
 not here) with a minimal environment, so it imports the program's own copy of the kit.
+Like the worker's, the unzipping has no limits of its own (a zip bomb fills the disk): what the
+kit's scorer checks, it checks after. Run it on uploads you would give a worker.
 """
 from __future__ import annotations
 
