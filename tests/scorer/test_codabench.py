@@ -213,3 +213,33 @@ def test_codabench_run_command_line(example, capsys, tmp_path):
     assert run_cli(scorer_main, ["codabench-run", "--bundle", str(example["competition"]),
                                  "--submission", str(upload)]) == 2
     assert re.search(r"^error: member '\.\./evil\.txt' climbs out", capsys.readouterr().err, re.M)
+
+
+def test_an_entry_the_rules_do_not_rank_is_a_failed_run(example, tmp_path):
+    """Scored but at or below the minimum compression: the kit lists it as not ranked, with the reason."""
+    from challenge.errors import KitError
+    from scorer import codabench_score
+
+    ref, res = tmp_path / "ref", tmp_path / "res"
+    with zipfile.ZipFile(example["competition"]) as archive:
+        zipfile.ZipFile(archive.open("reference_data.zip")).extractall(ref)
+    rules = ref / "challenge.toml"
+    rules.write_text(rules.read_text().replace("min_compression = 25.0", "min_compression = 99.0"))
+    res.mkdir()
+    (res / "upload.zip").write_bytes(example["team_zip"].read_bytes())
+    with pytest.raises(KitError, match=r"compression 7\d\.\d% is at or below the minimum 99.0%"):
+        codabench_score.main(str(ref), str(res), str(tmp_path / "out"))
+
+
+@pytest.mark.parametrize("phases, message", [
+    (["Dev"], "expected NAME,START"),
+    (["Dev,2026-13-01"], "is not a date"),
+    (["Dev,2026-02-01,2026-01-01"], "ends before it starts"),
+    (["Dev,2026-01-01", "Final,2026-02-01"], "needs an end"),
+    (["Dev,2026-01-01,2026-03-01", "Final,2026-02-01"], "starts before"),
+])
+def test_phases_codabench_would_refuse_are_refused_here(phases, message):
+    from challenge.errors import KitError
+
+    with pytest.raises(KitError, match=message):
+        bundle.check_phases([bundle.parse_phase(p) for p in phases])
