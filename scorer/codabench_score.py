@@ -21,6 +21,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -92,7 +93,7 @@ def score(ref: Path, res: Path, out: Path) -> tuple[ranking.Standings, dict | No
         zip_path, notes = submission_zip(res, Path(scratch))
         result = score_zip(zip_path, ctx)
     result.notes = notes + result.notes
-    standings = ranking.standings(*frames(result), rules)
+    standings = ranking.standings(*frames(result, time.time()), rules)  # the worker is not told the upload time
     out.mkdir(parents=True, exist_ok=True)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
