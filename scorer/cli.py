@@ -1,11 +1,13 @@
-"""Command line: `python -m scorer run|rescore|leaderboard|status|pack|check ...`.
+"""Command line: `python -m scorer run|rescore|leaderboard|status|pack|check|bundle|codabench-run ...`.
 
-Organizers: run / rescore / leaderboard / status. Participants: pack / check.
+Organizers: run / rescore / leaderboard / status, and for Codabench bundle / codabench-run.
+Participants: pack / check.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import math
 from pathlib import Path
 
@@ -71,7 +73,56 @@ def get_args_parser() -> argparse.ArgumentParser:
     _add_rules_args(sub)
     sub.add_argument("zip")
     sub.add_argument("--verify", action="store_true", help="also re-run the artifacts (needs --images)")
+    sub = commands.add_parser("bundle", help="write a Codabench competition bundle (competition.yaml, scoring "
+                                             "program, reference data, pages, starting kit)")
+    _add_rules_args(sub)
+    sub.add_argument("--out", required=True, help="bundle zip to write, e.g. competition.zip")
+    sub.add_argument("--title", default="Data-free quantization challenge")
+    sub.add_argument("--phase", action="append", default=[], metavar="NAME,START[,END]",
+                     help="a phase (repeatable, in order; UTC dates); default: one phase from today, open-ended")
+    sub.add_argument("--verify-images", dest="images_mode", default=None, metavar="bundle|none|/app/data/...",
+                     help="verification images: copy the ground truth's into the reference data (bundle; the "
+                          "default when the config names images), none (verification off), or a folder on the workers")
+    sub.add_argument("--example", help="an example submission zip (from pack) for the starting kit")
+    sub.add_argument("--docker-image", default=None, help="the image the workers score in (default: a public PyTorch image)")
+    sub.add_argument("--max-submissions", type=int, default=100, help="per participant and phase")
+    sub.add_argument("--max-submissions-per-day", type=int, help="default: the config's submissions_per_day, else 5")
+    sub = commands.add_parser("codabench-run", help="score one upload as a Codabench compute worker would, from a bundle")
+    sub.add_argument("--bundle", required=True, help="the competition bundle zip")
+    sub.add_argument("--submission", required=True, help="the file a participant uploads")
+    sub.add_argument("--keep", help="keep the worker's folders (program/, input/, output/) here")
     return parser
+
+
+def _bundle(args, rules) -> int:
+    from . import bundle
+
+    mode = args.images_mode or ("bundle" if rules.images else "none")
+    if mode not in ("bundle", "none") and not mode.startswith("/"):
+        raise KitError(f"--verify-images {mode!r}: use bundle, none, or an absolute folder on the compute workers")
+    if not rules.ground_truth:
+        raise KitError("bundle needs the ground truth: set ground_truth in the config or pass --ground-truth")
+    path = bundle.build(rules, args.out, title=args.title, phases=[bundle.parse_phase(p) for p in args.phase],
+                        images_mode=mode, example=args.example, docker_image=args.docker_image or bundle.DEFAULT_IMAGE,
+                        max_submissions=args.max_submissions, max_per_day=args.max_submissions_per_day)
+    print(f"wrote {path}: upload it on Codabench (Benchmarks > Upload)")
+    return 0
+
+
+def _codabench_run(args) -> int:
+    import sys
+
+    from .codabench_run import run
+
+    done = run(args.bundle, args.submission, keep=args.keep)
+    lines = done.stderr.strip().splitlines()
+    reason = lines[-1].removeprefix("error: ") if lines and lines[-1].startswith("error: ") else ""
+    for line in lines[:-1] if reason else lines:
+        print(line, file=sys.stderr)
+    if done.returncode != 0 or done.scores is None:
+        raise KitError(reason or f"the scoring program failed (exit code {done.returncode})")
+    print(json.dumps(done.scores, indent=1))
+    return 0
 
 
 def report(result: Result) -> str:
@@ -100,6 +151,8 @@ def _publish(conn, rules, out, reveal=None) -> None:
 
 def main(argv=None) -> int:
     args = get_args_parser().parse_args(argv)
+    if args.command == "codabench-run":
+        return _codabench_run(args)
     if args.command == "status":
         conn = db.connect(args.db)
         for status, count in conn.execute("SELECT status, COUNT(*) FROM submissions GROUP BY status ORDER BY status"):
@@ -123,6 +176,8 @@ def main(argv=None) -> int:
     if args.command == "pack":
         result = pack(args.output, args.models, args.code, args.out, rules)
         return _verdict(result, args.out)
+    if args.command == "bundle":
+        return _bundle(args, rules)
     if args.command == "check":
         if not Path(args.zip).is_file():
             raise KitError(f"{args.zip} not found")

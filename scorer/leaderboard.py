@@ -1,40 +1,17 @@
-"""Publishable leaderboard files: CSV (for scripts), Markdown (for the repo) and one static HTML page.
+"""Publishable leaderboard files: CSV (for scripts), Markdown (for the repo) and one static HTML page
+(scorer/page.py).
 
 Markdown is written here rather than with DataFrame.to_markdown, which needs the optional
 `tabulate` package. Every cell is escaped: team names come from uploaders.
 """
 from __future__ import annotations
 
-import html
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 
+from . import page
 from .ranking import Standings
-
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>
-body {{ font-family: sans-serif; margin: 2em; }}
-table {{ border-collapse: collapse; margin-bottom: 2em; }}
-th, td {{ border: 1px solid #ccc; padding: 4px 8px; text-align: left; }}
-th {{ background: #eee; }}
-</style></head><body>
-<h1>{title}</h1>
-<p>{subtitle}</p>
-<h2>Ranking</h2>
-{ranked}
-<h2>Not ranked</h2>
-{rejected}
-</body></html>
-"""
-
-
-def _subtitle(standings: Standings) -> str:
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    part = "private part (final)" if standings.revealed else "public part; the private part is hidden until revealed"
-    return f"Accuracy on the {part}. Ranked by compression, then accuracy, then the earlier upload. Built {when}."
 
 
 def _md_cell(value) -> str:
@@ -52,16 +29,12 @@ def markdown_table(frame: pd.DataFrame) -> str:
 
 
 def markdown(standings: Standings, title: str) -> str:
-    return (f"# {title}\n\n{_subtitle(standings)}\n\n## Ranking\n\n{markdown_table(standings.ranked)}\n"
+    return (f"# {title}\n\n{page.subtitle(standings)}\n\n## Ranking\n\n{markdown_table(standings.ranked)}\n"
             f"## Not ranked\n\n{markdown_table(standings.rejected)}")
 
 
 def html_page(standings: Standings, title: str) -> str:
-    def table(frame):
-        return frame.to_html(index=False, escape=True, na_rep="", border=0) if not frame.empty else "<p>none</p>"
-
-    return PAGE.format(title=html.escape(title), subtitle=html.escape(_subtitle(standings)),
-                       ranked=table(standings.ranked), rejected=table(standings.rejected))
+    return page.render(standings, title)
 
 
 def write(standings: Standings, out_dir: str | Path, title: str = "Data-free quantization challenge") -> list[Path]:

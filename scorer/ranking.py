@@ -79,6 +79,9 @@ class Standings:
     ranked: pd.DataFrame  # one row per team, best first
     rejected: pd.DataFrame  # team, id, submitted, file, reason
     revealed: bool
+    # Every submission, oldest first: team, id, submitted, compression, accuracy (combined, at
+    # their precision; empty when not scored), outcome ("best", "ranked", or why it is not).
+    history: pd.DataFrame | None = None
 
 
 def _per_model(scores: pd.DataFrame, column: str, models: tuple[str, ...]) -> pd.DataFrame:
@@ -159,4 +162,23 @@ def standings(submissions: pd.DataFrame, scores: pd.DataFrame, rules: Rules, rev
     out["submission"] = ranked.id.to_numpy()
     out["submitted"] = [utc(t) for t in ranked.submitted_at]
     rejected_frame = pd.DataFrame(rejected, columns=["team", "id", "submitted", "file", "reason"])
-    return Standings(out, rejected_frame.sort_values(["team", "id"]).reset_index(drop=True), revealed)
+    history = _history(subs, table, rules, set(ranked.id), rejected_frame)
+    return Standings(out, rejected_frame.sort_values(["team", "id"]).reset_index(drop=True), revealed, history)
+
+
+def _history(subs: pd.DataFrame, table: pd.DataFrame, rules: Rules, best: set, rejected: pd.DataFrame) -> pd.DataFrame:
+    """Each team's submissions in upload order, with the figures that rank and what became of each."""
+    reasons = dict(zip(rejected.id, rejected.reason))
+    rows = []
+    for row_id, row in subs.sort_values(["submitted_at"]).iterrows():
+        scored = row_id in table.index
+        rows.append({
+            "team": row.team, "id": int(row_id), "submitted": utc(row.submitted_at),
+            "compression": round(table.compression_units[row_id] * rules.compression_precision,
+                                 _decimals(rules.compression_precision)) if scored else np.nan,
+            "accuracy": round(table.accuracy_units[row_id] * rules.accuracy_precision,
+                              _decimals(rules.accuracy_precision)) if scored else np.nan,
+            "outcome": ("best" if row_id in best else reasons.get(int(row_id), "ranked, not the team's best")
+                        if row.status in ("scored", "invalid") else "waiting to be scored"),
+        })
+    return pd.DataFrame(rows, columns=["team", "id", "submitted", "compression", "accuracy", "outcome"])
