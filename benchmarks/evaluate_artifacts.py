@@ -8,7 +8,9 @@ evaluation here). Each image folder is decoded once; by default the model's fold
 in ../shared/assets (benchmarks.generators.DEFAULT_SETUP). The reference runtime gives the same
 predictions on every device, so the figures are those of the machine that made the artifact.
 Prints one Markdown row per artifact: file, arch, scheme, method, compression, images, FP32 and
-quantized top-1, gap.
+quantized top-1, gap, and the quantized top-1 on each half of the images (even and odd positions
+in the canonical order): settings tuned to one half of the shared images should be checked on
+the other.
 """
 from __future__ import annotations
 
@@ -40,8 +42,8 @@ def get_args_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = get_args_parser().parse_args(argv)
     decoded, fp32_top1 = {}, {}
-    print("| artifact | model | scheme | method | compression % | images | FP32 top-1 | top-1 | gap |")
-    print("|---|---|---|---|---:|---:|---:|---:|---:|")
+    print("| artifact | model | scheme | method | compression % | images | FP32 top-1 | top-1 | gap | half A | half B |")
+    print("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for path in args.artifacts:
         qmodel, contents = load_artifact(path, args.device)
         weights, folder, classes = DEFAULT_SETUP[contents.arch]
@@ -55,13 +57,14 @@ def main(argv=None) -> int:
             fp32 = load_fp32_model(contents.arch, ASSETS / weights).model
             fp32_top1[contents.arch, key] = evaluate.top1(
                 evaluate.predict_tensor(fp32, images, args.device, 64, label="fp32").classes, labels.tolist())
-        top1 = evaluate.top1(evaluate.predict_tensor(qmodel, images, args.device, 64, label=path).classes,
-                             labels.tolist())
+        classes_out = evaluate.predict_tensor(qmodel, images, args.device, 64, label=path).classes
+        top1 = evaluate.top1(classes_out, labels.tolist())
+        halves = [evaluate.top1(classes_out[start::2], labels.tolist()[start::2]) for start in (0, 1)]
         method = contents.metadata.get("method", "rtn")
         reference = fp32_top1[contents.arch, key]
         print(f"| {path} | {contents.arch} | {contents.scheme} | {method} | "
               f"{compression_ratio(contents.fp32_bytes, contents.quantized_bytes):.2f} | {len(labels)} | "
-              f"{reference:.2f} | {top1:.2f} | {top1 - reference:+.2f} |", flush=True)
+              f"{reference:.2f} | {top1:.2f} | {top1 - reference:+.2f} | {halves[0]:.2f} | {halves[1]:.2f} |", flush=True)
     return 0
 
 

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-STAGES = re.compile(r"^(?P<model>\w+): .*seconds: (?P<pairs>[a-z_ ]+ [0-9.]+(?:, [a-z_ ]+ [0-9.]+)*)\s*$")
+STAGES = re.compile(r"^(?P<model>\w+): (?:.*; )?seconds: (?P<pairs>[a-z_ ]+ [0-9.]+(?:, [a-z_ ]+ [0-9.]+)*)(?:; total [0-9.]+)?\s*$")
 UNIT = re.compile(r"^\S+ (\d+)/(\d+) (\S+): ([0-9.]+) s$")
 GENERATED = re.compile(r"generated (\d+) calibration images in ([0-9.]+) s")
 

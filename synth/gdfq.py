@@ -93,7 +93,7 @@ def _bns_loss(records):
 
 def train_generator(model, *, num_classes, input_shape=(3, 224, 224), iterations=1000, batch_size=32,
                     lr=1e-3, betas=(0.5, 0.999), bns_weight=0.1, latent_dim=100, label_embedding=True, seed=0,
-                    precision="auto", cuda_graph=True):
+                    precision="fp32", cuda_graph=True):
     """Train a GeneratorNet against the frozen `model`. Returns (net in eval mode, loss history).
 
     Each step reads its latents and labels at a device counter, so on a GPU the step is captured
@@ -135,7 +135,7 @@ def train_generator(model, *, num_classes, input_shape=(3, 224, 224), iterations
 @register_generator("gdfq")
 def gdfq(model, *, num_classes, input_shape=(3, 224, 224), num_samples=256, batch_size=32, seed=0,
          iterations=1000, train_batch_size=32, lr=1e-3, betas=(0.5, 0.999), bns_weight=0.1,
-         latent_dim=100, label_embedding=True, precision="auto"):
+         latent_dim=100, label_embedding=True, precision="fp32"):
     """Train the generator (`iterations` steps of `train_batch_size`), then sample from it.
 
     1000 steps at batch 32 (32k generated images; the paper's 50 warm-up epochs of 200 steps at

@@ -18,9 +18,12 @@ means and stds pulled to 0 and 1.
 Departures, ours:
 - 200 steps per batch of 256 by default instead of 4,000 per batch of 128. Genie reports hours of
   distillation; a kit run has a 10-minute budget per model, most of it for reconstruction. On one
-  H200 a step of MobileNetV2 at batch 256 takes 0.18 s, so 1,024 images take about 2.5 minutes
-  at 200 steps (81 s measured at 100 steps) and about 25 minutes at the paper's
-  `iterations=4000, batch_size=128`.
+  H200 a step of MobileNetV2 at batch 256 takes 0.17-0.19 s (float32 or bf16 alike: the step
+  is bound by memory-bound elementwise work, see synth/_precision.py), so 1,024 images take
+  124-144 s at 200 steps and about 25 minutes at the paper's `iterations=4000, batch_size=128`.
+- The generator's two "upsample x2, then 3x3 convolution" pairs are computed as sub-pixel
+  convolutions (upsampled_conv): the same function of the same weights, without the upsampled
+  maps.
 - std = sqrt(unbiased var + eps) on both sides (the code takes torch.std without eps for the
   data); the image term is averaged over images instead of summed (its weight then does not
   grow with the batch size).
@@ -132,7 +135,7 @@ def _statistics_loss(images, records, targets, eps: float) -> torch.Tensor:
 
 
 def distill_batch(model, count, *, input_shape, seed, iterations, lr_latent, lr_generator, decay,
-                  patience, min_lr, latent_dim, eps, jitter, precision="auto"):
+                  patience, min_lr, latent_dim, eps, jitter, precision="fp32"):
     """`count` images (at least two are made) from a fresh generator; the model comes back unchanged."""
     device = next(model.parameters()).device
     made = max(count, 2)
@@ -174,7 +177,7 @@ def distill_batch(model, count, *, input_shape, seed, iterations, lr_latent, lr_
 @register_generator("genie")
 def genie(model, *, num_classes, input_shape=(3, 224, 224), num_samples=1024, batch_size=256, seed=0,
           iterations=200, lr_latent=0.1, lr_generator=0.01, decay=0.95, patience=100, min_lr=1e-4,
-          latent_dim=256, eps=1e-6, jitter=1, precision="auto"):
+          latent_dim=256, eps=1e-6, jitter=1, precision="fp32"):
     """Genie-D images, `batch_size` at a time; `num_classes` is unused (no labels are needed).
 
     1,024 images by default: what block reconstruction (brecq) learns from, as in the paper.

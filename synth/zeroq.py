@@ -77,7 +77,7 @@ def _pad_single_image(x: torch.Tensor) -> torch.Tensor:
 
 def distill(model, images, *, iterations=500, lr=0.5, patience=100, factor=0.1, min_lr=1e-4,
             threshold=1e-4, eps=1e-6, per_batch_stats=False, pixel_range=None, cuda_graph=True,
-            precision="auto"):
+            precision="fp32"):
     """Optimise `images` (N, C, H, W) against `model`'s BatchNorm statistics.
 
     `pixel_range`: None (the paper), or (low, high) tensors of shape (C,) to which the images are
@@ -137,7 +137,7 @@ def distill(model, images, *, iterations=500, lr=0.5, patience=100, factor=0.1, 
 @register_generator("zeroq")
 def zeroq(model, *, num_classes, input_shape=(3, 224, 224), num_samples=64, batch_size=None,
           seed=0, iterations=500, lr=0.5, patience=100, factor=0.1, min_lr=1e-4, threshold=1e-4,
-          eps=1e-6, per_batch_stats=False, clamp_to_pixels=False, precision="auto"):
+          eps=1e-6, per_batch_stats=False, clamp_to_pixels=False, precision="fp32"):
     """ZeroQ distilled data; `num_classes` is unused (the method needs no labels).
 
     64 images by default: twice the paper's single batch of 32, so that calibration sees a

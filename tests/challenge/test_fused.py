@@ -1,0 +1,53 @@
+"""Reconstruction's fused chains (challenge/quant/methods/_fused.py): torch.compile's version is
+the eager one, forward and backward, over layers of several shapes without recompiling per shape.
+On a GPU the kit runs the compiled one; here Inductor compiles for the CPU."""
+import pytest
+import torch
+
+from challenge.graphed_steps import run_steps
+from challenge.quant.methods import _fused
+
+
+def _layers():
+    g = torch.Generator().manual_seed(0)
+    for shape in [(4, 6, 5, 5), (4, 9, 3, 3), (4, 7)]:  # conv inputs of two shapes and a linear one
+        yield torch.randn(shape, generator=g), torch.rand(shape, generator=g)
+
+
+def test_compiled_activation_chain_is_the_eager_one():
+    compiled = torch.compile(_fused._act_fake_quant, dynamic=True)
+    bounds = torch.tensor([0.0, 15.0])
+    for x, noise in _layers():
+        x = x.reshape(len(x), -1).requires_grad_(True)
+        log_scale = torch.zeros(1, requires_grad=True)
+        for keep in (None, noise.reshape(len(x), -1)):
+            args = (torch.tensor([0.1]), log_scale, torch.tensor([3.0]), *bounds, keep, 0.5)
+            eager, fused = _fused._act_fake_quant(x, *args), compiled(x, *args)
+            assert torch.allclose(eager, fused, atol=1e-6)
+            for a, b in zip(torch.autograd.grad(eager.pow(2).sum(), [x, log_scale]),
+                            torch.autograd.grad(fused.pow(2).sum(), [x, log_scale])):
+                assert torch.allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_soft_weight_and_penalty_match_their_definitions():
+    g = torch.Generator().manual_seed(1)
+    v = torch.randn(6, 4, 3, 3, generator=g, requires_grad=True)
+    floor = torch.floor(torch.randn(6, 4, 3, 3, generator=g) * 3)
+    scale0, log_scale = torch.rand(6, generator=g) + 0.1, torch.zeros(6)
+    h = _fused.rectified_sigmoid(v)
+    weight = _fused.soft_weight(v, floor, scale0, log_scale, torch.tensor(-7.0), torch.tensor(7.0))
+    assert torch.allclose(weight, torch.clamp(floor + h, -7, 7) * scale0.view(-1, 1, 1, 1))
+    beta = torch.tensor([2.0])
+    assert torch.allclose(_fused.rounding_penalty(v, beta), (1 - (2 * h - 1).abs().pow(2)).sum())
+
+
+def test_steps_run_eagerly_on_the_cpu_and_report():
+    counter, reports = torch.zeros(1), []
+    run_steps(lambda: counter.add_(1), 7, torch.device("cpu"), every=3, report=reports.append)
+    assert int(counter) == 7 and reports == [1, 3, 6, 7]
+
+
+@pytest.mark.parametrize("value", ["0", "1"])
+def test_compile_switch(monkeypatch, value):
+    monkeypatch.setenv("DFQ_COMPILE", value)
+    assert _fused.compile_enabled() is (value == "1")
