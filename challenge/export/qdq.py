@@ -25,6 +25,7 @@ from torch import nn
 from ..errors import KitError
 from ..quant.modules import QuantLayer
 from .graph import Graph
+from .qparams import from_quantizer
 
 INT32_LIMIT = 2**31 - 1
 
@@ -34,15 +35,9 @@ def _numpy(tensor) -> np.ndarray:
 
 
 def quantize_input(g: Graph, name: str, quantizer, x: str) -> str:
-    """The kit's per-tensor asymmetric activation quantization: Q -> (Clip) -> DQ."""
-    scale = g.constant(f"{name}.input.scale", np.array(float(quantizer.scale), np.float32))
-    zero_point = g.constant(f"{name}.input.zero_point", np.array(int(quantizer.zero_point), np.uint8))
-    q = g.op("QuantizeLinear", [x, scale, zero_point], f"{name}.input.q")
-    if (quantizer.qmin, quantizer.qmax) != (0, 255):
-        bounds = [g.constant(f"{name}.input.{side}", np.array(v, np.uint8))
-                  for side, v in (("qmin", quantizer.qmin), ("qmax", quantizer.qmax))]
-        q = g.op("Clip", [q, *bounds], f"{name}.input.clip")
-    return g.op("DequantizeLinear", [q, scale, zero_point], f"{name}.input.dq")
+    """The kit's per-tensor asymmetric activation quantization: Q -> (Clip) -> DQ; nothing new
+    when x is already that (a block output the export quantized with this layer's quantizer)."""
+    return g.quantize(x, from_quantizer(quantizer), f"{name}.input")
 
 
 def _weight(g: Graph, name: str, layer, module: nn.Module) -> str:
