@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -69,6 +70,14 @@ def sum_operand(total: QParams, other: QParams, relu: bool) -> QParams:
     return from_range(low, total.high - other.low)
 
 
+def saturates_within(params: QParams, low: float, high: float) -> bool:
+    """Whether `low` and `high` already quantize to (or past) the grid's ends, as ONNX Runtime's
+    QuantizeLinear computes it (float32 division, rounding half to even)."""
+    def q(v):
+        return int(np.round(np.float32(v) / np.float32(params.scale))) + params.zero_point
+    return q(low) <= params.qmin and q(high) >= params.qmax
+
+
 def input_params(module: nn.Module) -> QParams | None:
     """The input quantizer of the first quantized layer of `module` (in module order), if any."""
     for m in module.modules():
@@ -78,9 +87,9 @@ def input_params(module: nn.Module) -> QParams | None:
 
 
 @torch.no_grad()
-def observe_ranges(model: nn.Module) -> dict[str, tuple[float, float]]:
-    """Min and max of every named module's output on the export's calibration images, computed as
-    the kit calibrates (its fake-quantized forward), on the CPU."""
+def observe_ranges(model: nn.Module, names: list[str]) -> dict[str, tuple[float, float]]:
+    """Min and max of the named modules' outputs on the export's calibration images, computed as
+    the kit calibrates (its fake-quantized forward)."""
     ranges: dict[str, tuple[float, float]] = {}
 
     def hook(name):
@@ -90,7 +99,9 @@ def observe_ranges(model: nn.Module) -> dict[str, tuple[float, float]]:
             ranges[name] = (min(low, old[0]), max(high, old[1]))
         return record
 
-    handles = [m.register_forward_hook(hook(name)) for name, m in model.named_modules() if name]
+    if not names:
+        return ranges
+    handles = [model.get_submodule(name).register_forward_hook(hook(name)) for name in names]
     try:
         rng = torch.Generator().manual_seed(CALIBRATION_SEED)
         images = torch.randn((CALIBRATION_IMAGES, 3, CALIBRATION_SIZE, CALIBRATION_SIZE), generator=rng)

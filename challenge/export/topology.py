@@ -15,7 +15,7 @@ from torchvision.ops.misc import Conv2dNormActivation
 from ..quant.modules import QuantLayer
 from .graph import Graph
 from .qdq import emit_layer
-from .qparams import QParams, from_range, input_params, sum_operand
+from .qparams import QParams, from_range, input_params, saturates_within, sum_operand
 
 
 def emit(g: Graph, module: nn.Module, name: str, x: str, out: QParams | None = None) -> str:
@@ -48,6 +48,11 @@ def _identity(g: Graph, module: nn.Module, name: str, x: str, out=None) -> str:
 
 
 def _relu6(g: Graph, module: nn.Module, name: str, x: str, out=None) -> str:
+    # Before a quantizer whose integers already saturate at 0 and 6 the clamp changes nothing
+    # (quantization is monotone); ONNX Runtime cannot tell when the grid is narrower than uint8
+    # (a Clip on the integers), and would leave the conv before it in float.
+    if out is not None and saturates_within(out, 0.0, 6.0):
+        return x
     return g.clip(x, 0.0, 6.0, name)
 
 
@@ -71,6 +76,8 @@ def _basic_block(g: Graph, block: resnet.BasicBlock, name: str, x: str, out=None
 
 
 def _mobilenet_block(g: Graph, block: mobilenetv2.InvertedResidual, name: str, x: str, out=None) -> str:
+    if block.use_res_connect:  # the residual on the first layer's input grid, which it reads anyway
+        x = g.quantize(x, input_params(block), f"{name}.conv.0.0.input")
     result = emit(g, block.conv, f"{name}.conv", x)
     if not block.use_res_connect:
         return result
@@ -159,3 +166,12 @@ def _shufflenet_v2(g: Graph, model: shufflenetv2.ShuffleNetV2, x: str) -> str:
 
 
 ARCHITECTURES = {"resnet18": _resnet, "mobilenet_v2": _mobilenet_v2, "shufflenet_v2_x1_0": _shufflenet_v2}
+
+# The modules whose output range observed() may ask for (qparams.observe_ranges): ResNet's
+# downsampling branches and block outputs, and each architecture's last feature map.
+OBSERVED = {
+    "resnet18": lambda model: [name for name, m in model.named_modules()
+                               if isinstance(m, resnet.BasicBlock) or name.endswith(".downsample")],
+    "mobilenet_v2": lambda model: ["features"],
+    "shufflenet_v2_x1_0": lambda model: ["conv5"],
+}
