@@ -124,12 +124,12 @@ class Graph:
         return self.op("Concat", parts, hint, axis=1)
 
     def channel_shuffle(self, x: str, channels: int, groups: int, hint: str) -> str:
-        """torchvision's channel_shuffle: view (N, g, C/g, H*W), swap g and C/g, view back."""
-        grouped = self.constant(f"{hint}.grouped_shape", np.array([0, groups, channels // groups, -1], np.int64))
-        shape = self.op("Shape", [self.quantized[x][0] if x in self.quantized else x], f"{hint}.shape")
-        grouped = self._selection("Reshape", x, f"{hint}.grouped", extra=[grouped])
-        swapped = self._selection("Transpose", grouped, f"{hint}.swapped", perm=[0, 2, 1, 3])
-        return self._selection("Reshape", swapped, hint, extra=[shape])
+        """torchvision's channel_shuffle (view (N, g, C/g, H, W), swap g and C/g, view back) as
+        the channel permutation it is: one Gather on the channel axis, which ONNX Runtime moves to
+        its channels-last layout with the convolutions (a Reshape it could not: a Transpose before
+        and after each block)."""
+        order = np.arange(channels, dtype=np.int64).reshape(groups, channels // groups).T.reshape(-1)
+        return self._selection("Gather", x, hint, extra=[self.constant(f"{hint}.order", order)], axis=1)
 
     # ------------------------------------------------------------ the model
 
