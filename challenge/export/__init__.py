@@ -71,15 +71,12 @@ def build_onnx(model, contents):
     from ..quant.fold import fold_batchnorm
     from ..quant.modules import QUANTIZABLE
     from .graph import Graph
-    from .qparams import observe_ranges
-    from .topology import ARCHITECTURES, OBSERVED
+    from .topology import ARCHITECTURES
 
     check_exportable(contents)
     if not contents.layers:
         fold_batchnorm(model)  # fp32: the plain float model, as the other schemes fold it
     g = Graph()
-    if contents.layers:
-        g.ranges = observe_ranges(model.eval(), OBSERVED[contents.arch](model))
     logits = ARCHITECTURES[contents.arch](g, model.eval(), INPUT_NAME)
     g.nodes.append(onnx.helper.make_node("Identity", [logits], [OUTPUT_NAME], name="logits/Identity"))
     layers = sorted(n.name.rsplit("/", 1)[0] for n in g.nodes if n.op_type in ("Conv", "Gemm"))

@@ -30,8 +30,6 @@ class Graph:
         self._names: set[str] = set()
         # float tensor -> (its uint8 tensor, QParams, scale, zero point): DequantizeLinear outputs.
         self.quantized: dict[str, tuple] = {}
-        # module name -> (min, max) of its output at export-time calibration (qparams.observe_ranges).
-        self.ranges: dict[str, tuple[float, float]] = {}
 
     def name(self, hint: str) -> str:
         """`hint`, or `hint_1`, `hint_2`, ... if it is taken."""

@@ -15,7 +15,8 @@ from torchvision.ops.misc import Conv2dNormActivation
 from ..quant.modules import QuantLayer
 from .graph import Graph
 from .qdq import emit_layer
-from .qparams import QParams, from_range, input_params, saturates_within, sum_operand
+from .qparams import (QParams, from_range, input_params, pool_range, saturates_within, shortcut_range,
+                      sum_operand)
 
 
 def emit(g: Graph, module: nn.Module, name: str, x: str, out: QParams | None = None) -> str:
@@ -25,14 +26,6 @@ def emit(g: Graph, module: nn.Module, name: str, x: str, out: QParams | None = N
         if type(module) is kind:
             return emitter(g, module, name, x, out)
     raise NotImplementedError(f"module {name!r} of type {type(module).__name__} has no ONNX emitter")
-
-
-def observed(g: Graph, name: str, relu: bool = False) -> QParams | None:
-    """The quantizer of module `name`'s output calibrated at export (qparams.observe_ranges)."""
-    if name not in g.ranges:
-        return None
-    low, high = g.ranges[name]
-    return from_range(0.0 if relu else low, high)
 
 
 def _sequential(g: Graph, module: nn.Sequential, name: str, x: str, out=None) -> str:
@@ -61,13 +54,12 @@ def _integer(*layers) -> bool:
 
 
 def _basic_block(g: Graph, block: resnet.BasicBlock, name: str, x: str, out=None) -> str:
-    out = out or observed(g, name, relu=True)  # the last block feeds the pool: calibrated
     a = emit(g, block.conv2, f"{name}.conv2", g.relu(emit(g, block.conv1, f"{name}.conv1", x), f"{name}.conv1"))
     if block.downsample is None:
         b = x
     else:
         b = emit(g, block.downsample, f"{name}.downsample", x)
-        b = g.quantize(b, observed(g, f"{name}.downsample") if out else None, f"{name}.downsample.output")
+        b = g.quantize(b, shortcut_range(out) if out else None, f"{name}.downsample.output")
     other = g.params_of(b)
     if out is None or other is None or not _integer(block.conv2):
         return g.relu(g.add(a, b, name), name)
@@ -84,7 +76,7 @@ def _mobilenet_block(g: Graph, block: mobilenetv2.InvertedResidual, name: str, x
     other = g.params_of(x)
     if out is None or other is None or not _integer(block.conv[-2]):
         return g.add(x, result, name)
-    result = g.quantize(result, sum_operand(out, other, relu=False), f"{name}.conv.output")
+    result = g.quantize(result, out.widened(), f"{name}.conv.output")
     return g.quantize(g.add(x, result, name), out, f"{name}.output")
 
 
@@ -132,12 +124,13 @@ BLOCKS = {
 }
 
 
-def _head(g: Graph, x: str, features: str, classifier: nn.Module, pool: str, name: str) -> str:
-    """Global average pool and classifier: the last feature map on its calibrated grid, the pool
-    on the classifier's input grid (QLinearGlobalAveragePool), flattened on the integers."""
+def _head(g: Graph, x: str, classifier: nn.Module, pool: str, name: str, bound: float | None = None) -> str:
+    """Global average pool and classifier: the last feature map on pool_range's grid (or [0,
+    bound], a ReLU6's), the pool on the classifier's input grid (QLinearGlobalAveragePool),
+    flattened on the integers."""
     fc = input_params(classifier)
-    if fc is not None:
-        x = g.quantize(x, g.params_of(x) or observed(g, features), f"{features}.output")
+    if fc is not None and g.params_of(x) is None:
+        x = g.quantize(x, from_range(0.0, bound) if bound else pool_range(fc), f"{pool}.input")
     return emit(g, classifier, name, g.global_average_pool(x, pool, fc if g.params_of(x) else None))
 
 
@@ -146,14 +139,18 @@ def _resnet(g: Graph, model: resnet.ResNet, x: str) -> str:
     # The stem's output on layer1's input grid before the max pool (monotone: they commute).
     x = g.quantize(emit(g, model.relu, "relu", x), input_params(model.layer1), "relu.output")
     x = emit(g, model.maxpool, "maxpool", x)
-    for name in ("layer1", "layer2", "layer3", "layer4"):
-        following = {"layer1": model.layer2, "layer2": model.layer3, "layer3": model.layer4}.get(name)
-        x = emit(g, getattr(model, name), name, x, input_params(following) if following is not None else None)
-    return _head(g, x, "layer4", model.fc, "avgpool", "fc")
+    fc = input_params(model.fc)
+    for name, following in (("layer1", model.layer2), ("layer2", model.layer3), ("layer3", model.layer4),
+                            ("layer4", None)):
+        # The last block's sum feeds the pool: on the pool's input grid.
+        after = input_params(following) if following is not None else (pool_range(fc) if fc else None)
+        x = emit(g, getattr(model, name), name, x, after)
+    return _head(g, x, model.fc, "avgpool", "fc")
 
 
 def _mobilenet_v2(g: Graph, model: mobilenetv2.MobileNetV2, x: str) -> str:
-    return _head(g, emit(g, model.features, "features", x), "features", model.classifier, "avgpool", "classifier")
+    # Its last feature map is a ReLU6's: [0, 6] holds every value.
+    return _head(g, emit(g, model.features, "features", x), model.classifier, "avgpool", "classifier", bound=6.0)
 
 
 def _shufflenet_v2(g: Graph, model: shufflenetv2.ShuffleNetV2, x: str) -> str:
@@ -162,16 +159,7 @@ def _shufflenet_v2(g: Graph, model: shufflenetv2.ShuffleNetV2, x: str) -> str:
     stages = ("stage2", "stage3", "stage4", "conv5")
     for name, following in zip(stages, stages[1:]):
         x = emit(g, getattr(model, name), name, x, input_params(getattr(model, following)))
-    return _head(g, emit(g, model.conv5, "conv5", x), "conv5", model.fc, "globalpool", "fc")
+    return _head(g, emit(g, model.conv5, "conv5", x), model.fc, "globalpool", "fc")
 
 
 ARCHITECTURES = {"resnet18": _resnet, "mobilenet_v2": _mobilenet_v2, "shufflenet_v2_x1_0": _shufflenet_v2}
-
-# The modules whose output range observed() may ask for (qparams.observe_ranges): ResNet's
-# downsampling branches and block outputs, and each architecture's last feature map.
-OBSERVED = {
-    "resnet18": lambda model: [name for name, m in model.named_modules()
-                               if isinstance(m, resnet.BasicBlock) or name.endswith(".downsample")],
-    "mobilenet_v2": lambda model: ["features"],
-    "shufflenet_v2_x1_0": lambda model: ["conv5"],
-}
