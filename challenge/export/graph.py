@@ -30,6 +30,7 @@ class Graph:
         self._names: set[str] = set()
         # float tensor -> (its uint8 tensor, QParams, scale, zero point): DequantizeLinear outputs.
         self.quantized: dict[str, tuple] = {}
+        self.pool_input = None  # the global average pool's input grid, where an architecture sets it
 
     def name(self, hint: str) -> str:
         """`hint`, or `hint_1`, `hint_2`, ... if it is taken."""

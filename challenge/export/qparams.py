@@ -38,7 +38,8 @@ from torch import nn
 from ..quant.modules import QuantLayer
 from ..quant.observers import affine_qparams
 
-SHORTCUT_RANGE = 2.0  # a downsampling shortcut's range, in multiples of its block output's
+RESIDUAL_RANGE = 2.0  # a ResNet block output's range, in multiples of the next conv's input range
+SHORTCUT_RANGE = 1.0  # a downsampling shortcut's range, in multiples of its block output's
 POOL_RANGE = 4.0  # the pool's input range, in multiples of the classifier's input range
 
 
@@ -79,6 +80,10 @@ def sum_operand(total: QParams, other: QParams, relu: bool) -> QParams:
     """The range of an addend that the quantized (ReLU'd) sum can tell apart, given the other's."""
     low = (0.0 if relu else min(total.low, 0.0)) - other.high
     return from_range(low, total.high - other.low)
+
+
+def residual_range(reader: QParams) -> QParams:
+    return from_range(RESIDUAL_RANGE * reader.low, RESIDUAL_RANGE * reader.high)
 
 
 def shortcut_range(total: QParams) -> QParams:

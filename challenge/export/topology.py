@@ -15,8 +15,8 @@ from torchvision.ops.misc import Conv2dNormActivation
 from ..quant.modules import QuantLayer
 from .graph import Graph
 from .qdq import emit_layer
-from .qparams import (QParams, from_range, input_params, pool_range, saturates_within, shortcut_range,
-                      sum_operand)
+from .qparams import (QParams, from_range, input_params, pool_range, residual_range, saturates_within,
+                      shortcut_range, sum_operand)
 
 
 def emit(g: Graph, module: nn.Module, name: str, x: str, out: QParams | None = None) -> str:
@@ -54,6 +54,9 @@ def _integer(*layers) -> bool:
 
 
 def _basic_block(g: Graph, block: resnet.BasicBlock, name: str, x: str, out=None) -> str:
+    # The residual stream on a wider grid than the next conv reads (which requantizes it): the
+    # kit clamps that conv's input, not the stream, which a later block adds back in full.
+    out = residual_range(out) if out is not None else g.pool_input  # the last block: the pool's
     a = emit(g, block.conv2, f"{name}.conv2", g.relu(emit(g, block.conv1, f"{name}.conv1", x), f"{name}.conv1"))
     if block.downsample is None:
         b = x
@@ -137,14 +140,14 @@ def _head(g: Graph, x: str, classifier: nn.Module, pool: str, name: str, bound: 
 def _resnet(g: Graph, model: resnet.ResNet, x: str) -> str:
     x = emit(g, model.bn1, "bn1", emit(g, model.conv1, "conv1", x))
     # The stem's output on layer1's input grid before the max pool (monotone: they commute).
-    x = g.quantize(emit(g, model.relu, "relu", x), input_params(model.layer1), "relu.output")
+    first = input_params(model.layer1)
+    x = g.quantize(emit(g, model.relu, "relu", x), residual_range(first) if first else None, "relu.output")
     x = emit(g, model.maxpool, "maxpool", x)
     fc = input_params(model.fc)
+    g.pool_input = pool_range(fc) if fc else None
     for name, following in (("layer1", model.layer2), ("layer2", model.layer3), ("layer3", model.layer4),
                             ("layer4", None)):
-        # The last block's sum feeds the pool: on the pool's input grid.
-        after = input_params(following) if following is not None else (pool_range(fc) if fc else None)
-        x = emit(g, getattr(model, name), name, x, after)
+        x = emit(g, getattr(model, name), name, x, input_params(following) if following is not None else None)
     return _head(g, x, model.fc, "avgpool", "fc")
 
 
