@@ -10,6 +10,8 @@ on their uint8 integers, and a quantizer with the same parameters is not written
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
@@ -75,6 +77,13 @@ class Graph:
         x = self.op("DequantizeLinear", [q, scale, zero_point], f"{hint}.dq")
         self.quantized[x] = (q, params, scale, zero_point)
         return x
+
+    def clip_integers(self, x: str, qmax: int, hint: str) -> str:
+        """x (quantized, qmin 0) with its integers clipped at qmax: a uint8 Clip."""
+        q, params, scale, zero_point = self.quantized[x]
+        bounds = [self.constant(f"{hint}.{side}", np.array(v, np.uint8)) for side, v in (("qmin", 0), ("qmax", qmax))]
+        clipped = self.op("Clip", [q, *bounds], f"{hint}.clip")
+        return self._dequantize(clipped, dataclasses.replace(params, qmax=qmax), scale, zero_point, hint)
 
     def params_of(self, x: str):
         return self.quantized[x][1] if x in self.quantized else None

@@ -89,7 +89,18 @@ def sum_operand(total: QParams, other: QParams, relu: bool) -> QParams:
 
 
 def residual_range(reader: QParams) -> QParams:
+    if reader.zero_point == 0 and reader.qmin == 0:  # a step of exactly RESIDUAL_RANGE of the reader's
+        return QParams(float(np.float32(reader.scale) * np.float32(RESIDUAL_RANGE)), 0)
     return from_range(RESIDUAL_RANGE * reader.low, RESIDUAL_RANGE * reader.high)
+
+
+def coarser_by(have: QParams | None, wanted: QParams) -> int | None:
+    """m when `have` is `wanted`'s grid at m times its step (both zero points 0, m > 1)."""
+    if have is None or have.zero_point or wanted.zero_point or have.qmin or wanted.qmin:
+        return None
+    m = round(have.scale / wanted.scale)
+    exact = np.float32(have.scale) == np.float32(wanted.scale) * np.float32(m)
+    return m if m > 1 and exact and have.qmax * m >= wanted.qmax else None
 
 
 def shortcut_range(total: QParams) -> QParams:
