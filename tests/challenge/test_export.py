@@ -98,11 +98,14 @@ def test_export_passes_the_checker_and_holds_the_artifacts_numbers(exported, arc
         # the same quantizer written once at the block output it reads, qparams.py).
         dq = producer[layer_node[name].input[0]]
         assert dq.op_type == "DequantizeLinear", name
-        assert constants[dq.input[1]] == contents.floats[f"{name}.input.scale"].item(), name
+        scale = contents.floats[f"{name}.input.scale"].item()
         assert constants[dq.input[2]] == contents.floats[f"{name}.input.zero_point"].item(), name
         assert constants[dq.input[2]].dtype == np.uint8
         spec = contents.layers[name]
-        if spec["act_bits"] < 8 or spec["reduce_range"]:
+        if constants[dq.input[1]] != scale:  # ResNet's residual stream: the grid at twice the step
+            assert arch == "resnet18" and constants[dq.input[1]] == np.float32(2) * np.float32(scale), name
+            assert producer[dq.input[0]].op_type == "Clip", name
+        elif spec["act_bits"] < 8 or spec["reduce_range"]:
             # A narrow grid is a Clip on the integers, reached through selections on them.
             node = producer[dq.input[0]]
             while node.op_type in ("MaxPool", "Gather", "Split", "Flatten"):
@@ -126,10 +129,10 @@ def test_the_float_graph_is_the_pytorch_model(exported, arch):
 # Per architecture: additions and concatenations of its forward, which must run integer too.
 MERGES = {"resnet18": {"QLinearAdd": 8}, "mobilenet_v2": {"QLinearAdd": 10},
           "shufflenet_v2_x1_0": {"QLinearConcat": 16}}
-FLOAT_OPS = ("Conv", "FusedConv", "Gemm", "MatMul", "Add", "Concat", "GlobalAveragePool", "Relu", "Clip")
-# ResNet's residual stream is on a wider grid than its readers' (qparams.residual_range): each
-# block's first conv and downsampling conv requantize it, a DequantizeLinear/QuantizeLinear pair.
-REQUANTIZED = {"resnet18": 8 + 3}
+FLOAT_OPS = ("Conv", "FusedConv", "Gemm", "MatMul", "Add", "Concat", "GlobalAveragePool", "Relu", "DequantizeLinear")
+# ResNet's residual stream is on twice its readers' step (qparams.residual_range): each block's
+# first conv and downsampling conv read it through a uint8 Clip.
+CLIPPED = {"resnet18": 8 + 3}
 
 
 def _check_integer_graph(model_bytes, arch, convs):
@@ -138,8 +141,7 @@ def _check_integer_graph(model_bytes, arch, convs):
     assert not {op: counts[op] for op in FLOAT_OPS if counts[op]}, (arch, counts)
     assert counts["QLinearConv"] == convs and counts["QGemm"] == 1 and counts["QLinearGlobalAveragePool"] == 1
     assert all(counts[op] == n for op, n in MERGES[arch].items()), (arch, counts)
-    requantized = REQUANTIZED.get(arch, 0)
-    assert counts["QuantizeLinear"] == 1 + requantized and counts["DequantizeLinear"] == requantized  # + the image's
+    assert counts["QuantizeLinear"] == 1 and counts["Clip"] == CLIPPED.get(arch, 0)  # the image's; uint8 Clips
 
 
 @pytest.mark.parametrize("arch, scheme", [(arch, "int8") for arch in MODEL_NAMES] + [("mobilenet_v2", "w4a8")])
