@@ -12,7 +12,13 @@ machine's drift hits all of them alike. Quantized models run under the exact ref
 as the kit and the scorer evaluate them; `--with-fake` also times each with the float32
 fake-quantized forward (the runtime before issue #11); `--onnxruntime` also times each, and the
 FP32 model, exported to ONNX (challenge/export) and run by ONNX Runtime's CPU provider, and
-records how long each export took. `--out PREFIX` writes PREFIX.md and PREFIX.json.
+records how long each export took and the operators of the graph ONNX Runtime optimized (how
+many nodes run integer). `--anchor` (with --onnxruntime) also times ONNX Runtime's own static
+quantizer on the FP32 export, calibrated on the same Gaussian images (benchmarks/ort_static.py).
+`--out PREFIX` writes PREFIX.md and PREFIX.json.
+
+    python -m benchmarks.eval_speed --schemes int8 --onnxruntime --anchor --batch-size 32 --images 128 \
+        --rounds 5 --out benchmarks/results/cpu-onnxruntime-integer
 """
 from __future__ import annotations
 
@@ -39,32 +45,49 @@ from synth import get_generator  # noqa: E402
 ASSETS = Path(__file__).resolve().parents[1].parent / "shared" / "assets"
 
 
-def _onnxruntime(qmodel, arch, num_classes, scheme, scratch: Path) -> tuple[torch.nn.Module, float]:
-    """The model through its artifact, exported and loaded in ONNX Runtime; and the export's seconds."""
+def _onnxruntime(qmodel, arch, num_classes, scheme, scratch: Path) -> tuple[torch.nn.Module, float, bytes]:
+    """The model through its artifact, exported and loaded in ONNX Runtime; the export's seconds; the file."""
     from challenge.export import export_artifact
     from challenge.export.runtime import OnnxRuntimeModel
 
     path = scratch / f"{arch}-{scheme}.safetensors"
     artifact.save_artifact(path, qmodel, arch=arch, num_classes=num_classes, scheme=scheme, generator="gaussian")
     exported = export_artifact(path, path.with_suffix(".onnx"))
-    return OnnxRuntimeModel(exported.path.read_bytes()), exported.seconds
+    data = exported.path.read_bytes()
+    return OnnxRuntimeModel(data), exported.seconds, data
 
 
-def configurations(args, arch, fp32, device, scratch: Path) -> tuple[dict, dict]:
-    """name -> (model, exact) to time, and name -> export seconds."""
-    models, exports = {"fp32": (fp32.model, True)}, {}
+def _calibration(fp32):
+    """The kit's Gaussian calibration images (the same for the kit's schemes and the anchor)."""
+    return list(get_generator("gaussian")(fp32.model, num_classes=fp32.num_classes, num_samples=32))
+
+
+def configurations(args, arch, fp32, device, scratch: Path) -> tuple[dict, dict, dict]:
+    """name -> (model, exact) to time, name -> export seconds, name -> ONNX Runtime's operator counts."""
+    from challenge.export.runtime import fused_operators
+
+    models, exports, operators = {"fp32": (fp32.model, True)}, {}, {}
     if args.onnxruntime:
-        models["fp32 (onnxruntime)"] = _onnxruntime(fp32.model, arch, fp32.num_classes, "fp32", scratch)[0], True
+        model, _, fp32_onnx = _onnxruntime(fp32.model, arch, fp32.num_classes, "fp32", scratch)
+        models["fp32 (onnxruntime)"] = model, True
     for name in args.schemes.split(","):
-        batches = get_generator("gaussian")(fp32.model, num_classes=fp32.num_classes, num_samples=32)
-        qmodel = quant.quantize_model(fp32.model, quant.get_scheme(name), batches).to(device)
+        qmodel = quant.quantize_model(fp32.model, quant.get_scheme(name), _calibration(fp32)).to(device)
         models[name] = (qmodel, True)
         if args.with_fake:
             models[f"{name} (fake)"] = (qmodel, False)
         if args.onnxruntime:
-            model, exports[name] = _onnxruntime(qmodel, arch, fp32.num_classes, name, scratch)
+            model, exports[name], onnx_bytes = _onnxruntime(qmodel, arch, fp32.num_classes, name, scratch)
             models[f"{name} (onnxruntime)"] = (model, True)
-    return models, exports
+            operators[f"{name} (onnxruntime)"] = dict(fused_operators(onnx_bytes))
+    if args.onnxruntime and args.anchor:
+        from benchmarks.ort_static import SessionModel, quantize_static
+
+        start = time.perf_counter()
+        anchor = quantize_static(fp32_onnx, _calibration(fp32))
+        exports["ort quantize_static"] = time.perf_counter() - start
+        models["ort quantize_static"] = (SessionModel(anchor), True)
+        operators["ort quantize_static"] = dict(fused_operators(anchor))
+    return models, exports, operators
 
 
 def measure(args, arch, weights, folder, classes, device) -> dict:
@@ -73,7 +96,7 @@ def measure(args, arch, weights, folder, classes, device) -> dict:
     records = data.list_images(folder, data.class_list_for(fp32.num_classes, classes), args.images)
     images, _ = data.decode_all(data.ImageDataset(folder, records))
     with tempfile.TemporaryDirectory() as scratch:
-        models, exports = configurations(args, arch, fp32, device, Path(scratch))
+        models, exports, operators = configurations(args, arch, fp32, device, Path(scratch))
         rates = {name: [] for name in models}
         for _ in range(args.rounds):
             for name, (model, exact) in models.items():
@@ -84,7 +107,10 @@ def measure(args, arch, weights, folder, classes, device) -> dict:
           f"median of {args.rounds} interleaved rounds:")
     for name, rate in medians.items():
         print(f"  {name:22s} {rate:7.1f} images/s   ratio to fp32 {rate / medians['fp32']:.2f}")
-    return {"images": len(images), "rates": rates, "median": medians, "export_seconds": exports}
+    for name, counts in operators.items():
+        print(f"  {name}: ONNX Runtime runs " + ", ".join(f"{op} {n}" for op, n in sorted(counts.items())))
+    return {"images": len(images), "rates": rates, "median": medians, "export_seconds": exports,
+            "operators": operators}
 
 
 def markdown(report: dict) -> str:
@@ -101,15 +127,21 @@ def markdown(report: dict) -> str:
     for model, result in report["models"].items():
         lines.append(f"| {model} | " + " | ".join(f"{result['median'][n]:.1f}" for n in names) + " |")
     lines += ["", "Ratios of each configuration to another (medians):", ""]
-    ort = [n for n in names if n.endswith("(onnxruntime)") and not n.startswith("fp32")]
+    ort = [n for n in names if (n.endswith("(onnxruntime)") and not n.startswith("fp32")) or n == "ort quantize_static"]
     for model, result in report["models"].items():
         m = result["median"]
         for name in ort:
-            scheme = name.split(" ")[0]
+            scheme = name.split(" ")[0] if name.endswith("(onnxruntime)") else name
+            others = (scheme, f"{scheme} (fake)", "fp32 (onnxruntime)", "ort quantize_static")
             parts = [f"{name} / fp32 = {m[name] / m['fp32']:.2f}"]
-            parts += [f"/ {s} = {m[name] / m[s]:.2f}" for s in (scheme, f"{scheme} (fake)", "fp32 (onnxruntime)") if s in m]
+            parts += [f"/ {s} = {m[name] / m[s]:.2f}" for s in others if s in m and s != name]
             export = result["export_seconds"].get(scheme)
             lines.append(f"- {model}: " + " ".join(parts) + (f"; export {export:.1f} s" if export else ""))
+    if any(result.get("operators") for result in report["models"].values()):
+        lines += ["", "Operators of the graph ONNX Runtime optimized and runs (`SessionOptions.optimized_model_filepath`):", ""]
+        for model, result in report["models"].items():
+            for name, counts in result.get("operators", {}).items():
+                lines.append(f"- {model}, {name}: " + ", ".join(f"{op} {n}" for op, n in sorted(counts.items())))
     return "\n".join(lines) + "\n"
 
 
@@ -126,6 +158,8 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--with-fake", action="store_true", help="also time the fake-quantized forward")
     parser.add_argument("--onnxruntime", action="store_true", help="also time the ONNX export under ONNX Runtime")
+    parser.add_argument("--anchor", action="store_true",
+                        help="with --onnxruntime: also time ONNX Runtime's own static quantizer's model")
     parser.add_argument("--out", help="write OUT.md and OUT.json")
     args = parser.parse_args(argv)
     if args.model and not args.weights:

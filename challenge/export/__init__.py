@@ -5,9 +5,10 @@
 The graph is written from the artifact (read_artifact validates it; load_artifact rebuilds the
 kit's model, whose modules give every shape) by qdq.py (each conv/linear layer) and topology.py
 (each architecture's forward). Weights are the artifact's integers and scales, activations are
-quantized at every conv/linear input as the kit does, and the `fp32` scheme, which quantizes
-nothing, becomes a plain float graph (BatchNorm folded). ONNX Runtime runs it with its integer
-kernels (runtime.py).
+quantized at every conv/linear input as the kit does, and also at block outputs (residual adds,
+concatenations, the pool's input: qparams.py), so that ONNX Runtime runs every layer with its
+integer kernels (runtime.py). The `fp32` scheme, which quantizes nothing, becomes a plain float
+graph (BatchNorm folded).
 """
 from __future__ import annotations
 

@@ -25,6 +25,7 @@ from torch import nn
 from ..errors import KitError
 from ..quant.modules import QuantLayer
 from .graph import Graph
+from .qparams import coarser_by, from_quantizer
 
 INT32_LIMIT = 2**31 - 1
 
@@ -34,15 +35,16 @@ def _numpy(tensor) -> np.ndarray:
 
 
 def quantize_input(g: Graph, name: str, quantizer, x: str) -> str:
-    """The kit's per-tensor asymmetric activation quantization: Q -> (Clip) -> DQ."""
-    scale = g.constant(f"{name}.input.scale", np.array(float(quantizer.scale), np.float32))
-    zero_point = g.constant(f"{name}.input.zero_point", np.array(int(quantizer.zero_point), np.uint8))
-    q = g.op("QuantizeLinear", [x, scale, zero_point], f"{name}.input.q")
-    if (quantizer.qmin, quantizer.qmax) != (0, 255):
-        bounds = [g.constant(f"{name}.input.{side}", np.array(v, np.uint8))
-                  for side, v in (("qmin", quantizer.qmin), ("qmax", quantizer.qmax))]
-        q = g.op("Clip", [q, *bounds], f"{name}.input.clip")
-    return g.op("DequantizeLinear", [q, scale, zero_point], f"{name}.input.dq")
+    """The kit's per-tensor asymmetric activation quantization: Q -> (Clip) -> DQ; nothing new
+    when x is already that (a block output the export quantized with this layer's quantizer).
+    On a grid of m times its step (zero points 0: ResNet's residual stream), x is read as it
+    is, its integers clipped at qmax / m: the kit's grid, every m-th step (a requantization
+    would give the same multiples of m, through float)."""
+    params, have = from_quantizer(quantizer), g.params_of(x)
+    m = coarser_by(have, params)
+    if m:
+        return g.clip_integers(x, params.qmax // m, f"{name}.input")
+    return g.quantize(x, params, f"{name}.input")
 
 
 def _weight(g: Graph, name: str, layer, module: nn.Module) -> str:
@@ -58,15 +60,15 @@ def _weight(g: Graph, name: str, layer, module: nn.Module) -> str:
     return g.op("DequantizeLinear", inputs, f"{name}.weight.dq", axis=0)
 
 
-def _bias(g: Graph, name: str, layer, module: nn.Module, both_quantized: bool) -> str | None:
+def _bias(g: Graph, name: str, layer, module: nn.Module, input_scale: float | None) -> str | None:
     if module.bias is None:
         return None
     bias = _numpy(module.bias).astype(np.float32)
-    if not both_quantized:
+    if input_scale is None:
         return g.constant(f"{name}.bias", bias)
     # The accumulator's scale, one float32 per channel, as exact.py computes it (and as
     # QLinearConv does: the float32 product of the two float32 scales, correctly rounded).
-    scale = (np.float64(float(layer.input_quant.scale)) * _numpy(layer.weight_scale).astype(np.float64))
+    scale = (np.float64(input_scale) * _numpy(layer.weight_scale).astype(np.float64))
     scale = np.broadcast_to(scale.astype(np.float32), bias.shape).copy()
     integers = np.round(bias.astype(np.float64) / scale.astype(np.float64))
     if np.abs(integers).max(initial=0) > INT32_LIMIT:
@@ -84,7 +86,7 @@ def emit_layer(g: Graph, name: str, layer: nn.Module, x: str) -> str:
         x = quantize_input(g, name, quantizer, x)
     weight = _weight(g, name, layer, module)
     both = quantizer is not None and isinstance(layer, QuantLayer) and layer.weight_int is not None
-    bias = _bias(g, name, layer, module, both)
+    bias = _bias(g, name, layer, module, g.params_of(x).scale if both else None)
     inputs = [x, weight] + ([bias] if bias is not None else [])
     if isinstance(module, nn.Linear):
         return g.op("Gemm", inputs, name, transB=1)

@@ -2,23 +2,24 @@
 
 ONNX Runtime fuses each `DequantizeLinear -> Conv -> QuantizeLinear` group (a Relu, or a Clip
 that the output grid makes redundant, in between) into one QLinearConv, which accumulates in
-int32 and requantizes once, straight to the next layer's uint8 input; the classifier becomes a
-QGemm. Where a conv's output goes anywhere else than to one quantizer (a residual add, a
-concatenation, a pool) no integer kernel can take it: ONNX Runtime runs that conv in float on
-the dequantized weights, as the QDQ graph says. `fused_operators` shows what it did.
+int32 and requantizes once; adds, concatenations and the pool whose inputs and output are
+quantized into QLinearAdd, QLinearConcat and QLinearGlobalAveragePool; the classifier into a
+QGemm. The export quantizes every such tensor (qparams.py), so with the kit's models every layer
+runs integer; `fused_operators` shows what ONNX Runtime did.
 
-ONNX Runtime keeps such a weight's DequantizeLinear as a node and runs it on every call, and a
-conv whose weight is not a constant gets none of its prepacked float kernels (ResNet18, a batch
-of 32 on 2 loaded cores: its 12 float convs took 0.67 s, 0.38 s with constant weights; the whole
-batch 1.39 s, 0.98 s). So OnnxRuntimeModel first asks ONNX Runtime which convs it leaves in
-float, and computes their weights' and biases' DequantizeLinear once, ahead
-(`fold_float_weights`): the same float32 products (int8 times the scale, correctly rounded) as
-the node would compute, as constants. The exported file keeps its integers.
+A conv left in float (a layer config's `quantize = false`) would have its weight's
+DequantizeLinear run on every call, and a conv whose weight is not a constant gets none of ONNX
+Runtime's prepacked float kernels (ResNet18 before the integer adds, a batch of 32 on 2 loaded
+cores: its 12 float convs took 0.67 s, 0.38 s with constant weights). So OnnxRuntimeModel first
+asks ONNX Runtime which convs it leaves in float, and computes their weights' and biases'
+DequantizeLinear once, ahead (`fold_float_weights`): the same float32 products (int8 times the
+scale, correctly rounded) as the node would compute, as constants. The exported file keeps its
+integers.
 
 Its predictions agree with the kit's reference runtime on nearly every image but not all: the
 fused kernels round a conv's output once (int32 accumulator times one multiplier), where the
 kit computes the output in float32 and quantizes it at the next layer; bias is int32 here, float
-in the kit; and float convs sum in another order. A value that lands within a rounding error
+in the kit; the quantizers the export adds round where the kit does not. A value that lands within a rounding error
 of a quantization step may go to the neighbouring integer.
 """
 from __future__ import annotations

@@ -91,14 +91,26 @@ def test_export_passes_the_checker_and_holds_the_artifacts_numbers(exported, arc
         scale = contents.floats[f"{name}.weight.scale"].numpy()
         assert np.array_equal(constants[f"{name}.weight.scale"].reshape(-1), scale), name
     quantized = [name for name, spec in contents.layers.items() if spec["act_bits"] is not None]
+    producer = {output: node for node in proto.graph.node for output in node.output}
+    layer_node = {n.name.rsplit("/", 1)[0]: n for n in proto.graph.node if n.op_type in ("Conv", "Gemm")}
     for name in quantized:
-        assert constants[f"{name}.input.scale"] == contents.floats[f"{name}.input.scale"].item()
-        assert constants[f"{name}.input.zero_point"] == contents.floats[f"{name}.input.zero_point"].item()
-        assert constants[f"{name}.input.zero_point"].dtype == np.uint8
-    ops = [n.op_type for n in proto.graph.node]
-    narrow = [n for n in quantized if contents.layers[n]["act_bits"] < 8 or contents.layers[n]["reduce_range"]]
-    assert ops.count("QuantizeLinear") == len(quantized)
-    assert sum(n.op_type == "Clip" and n.input[0].endswith(".input.q") for n in proto.graph.node) == len(narrow)
+        # The layer reads a DequantizeLinear with the artifact's scale and zero point (its own, or
+        # the same quantizer written once at the block output it reads, qparams.py).
+        dq = producer[layer_node[name].input[0]]
+        assert dq.op_type == "DequantizeLinear", name
+        scale = contents.floats[f"{name}.input.scale"].item()
+        assert constants[dq.input[2]] == contents.floats[f"{name}.input.zero_point"].item(), name
+        assert constants[dq.input[2]].dtype == np.uint8
+        spec = contents.layers[name]
+        if constants[dq.input[1]] != scale:  # ResNet's residual stream: the grid at twice the step
+            assert arch == "resnet18" and constants[dq.input[1]] == np.float32(2) * np.float32(scale), name
+            assert producer[dq.input[0]].op_type == "Clip", name
+        elif spec["act_bits"] < 8 or spec["reduce_range"]:
+            # A narrow grid is a Clip on the integers, reached through selections on them.
+            node = producer[dq.input[0]]
+            while node.op_type in ("MaxPool", "Gather", "Split", "Flatten"):
+                node = producer[node.input[0]]
+            assert node.op_type == "Clip", name
     # ONNX Runtime loads and runs it (unoptimized, the quickest check; optimized runs are below).
     (logits,) = session(path.read_bytes(), level="ORT_DISABLE_ALL").run(None, {"input": normalize_exact(IMAGES).numpy()})
     assert logits.shape == (2, 10) and np.isfinite(logits).all()
@@ -114,9 +126,31 @@ def test_the_float_graph_is_the_pytorch_model(exported, arch):
     assert float((expected - got).abs().max()) <= 1e-4 * float(expected.abs().max()), arch
 
 
-def test_int8_runs_on_integer_kernels(exported):
-    counts = fused_operators(exported("resnet18", "int8")[1].read_bytes())
-    assert counts["QLinearConv"] == 8 and counts["QGemm"] == 1  # each block's first conv, the classifier
+# Per architecture: additions and concatenations of its forward, which must run integer too.
+MERGES = {"resnet18": {"QLinearAdd": 8}, "mobilenet_v2": {"QLinearAdd": 10},
+          "shufflenet_v2_x1_0": {"QLinearConcat": 16}}
+FLOAT_OPS = ("Conv", "FusedConv", "Gemm", "MatMul", "Add", "Concat", "GlobalAveragePool", "Relu", "DequantizeLinear")
+# ResNet's residual stream is on twice its readers' step (qparams.residual_range): each block's
+# first conv and downsampling conv read it through a uint8 Clip.
+CLIPPED = {"resnet18": 8 + 3}
+
+
+def _check_integer_graph(model_bytes, arch, convs):
+    """ONNX Runtime's optimized graph: every conv a QLinearConv, nothing float but the input's quantizer."""
+    counts = fused_operators(model_bytes)
+    assert not {op: counts[op] for op in FLOAT_OPS if counts[op]}, (arch, counts)
+    assert counts["QLinearConv"] == convs and counts["QGemm"] == 1 and counts["QLinearGlobalAveragePool"] == 1
+    assert all(counts[op] == n for op, n in MERGES[arch].items()), (arch, counts)
+    assert counts["QuantizeLinear"] == 1 and counts["Clip"] == CLIPPED.get(arch, 0)  # the image's; uint8 Clips
+
+
+@pytest.mark.parametrize("arch, scheme", [(arch, "int8") for arch in MODEL_NAMES] + [("mobilenet_v2", "w4a8")])
+def test_every_layer_runs_on_integer_kernels(exported, arch, scheme):
+    """No float convolution left (read from ONNX Runtime's optimized graph), for 4-bit weights too."""
+    artifact, path = exported(arch, scheme)
+    model, _ = load_artifact(artifact)
+    convs = sum(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+    _check_integer_graph(path.read_bytes(), arch, convs)
 
 
 REAL = {"resnet18": ("standins/resnet18-imagenette10.pth", IMAGENETTE, 80),
@@ -135,10 +169,12 @@ def test_onnxruntime_predicts_as_the_reference_on_real_images(tmp_path, arch):
     others, _ = data.decode_all(data.ImageDataset(root, records[step // 2::step][:4]), num_workers=0)
     artifact = _artifact(tmp_path, arch, "int8", fp32.model, [data.normalize(others)], fp32.num_classes)
     reference, _ = load_artifact(artifact)
-    ort_model = OnnxRuntimeModel(export_artifact(artifact, tmp_path / "m.onnx").path.read_bytes())
+    onnx_bytes = export_artifact(artifact, tmp_path / "m.onnx").path.read_bytes()
+    _check_integer_graph(onnx_bytes, arch, sum(isinstance(m, torch.nn.Conv2d) for m in fp32.model.modules()))
+    ort_model = OnnxRuntimeModel(onnx_bytes)
     a = evaluate.predict_tensor(reference, images, batch_size=16).classes
     b = evaluate.predict_tensor(ort_model, images, batch_size=16).classes
-    # 99.3-100% agreement on the shared sets (benchmarks/results/onnxruntime-agreement.md): on 16
+    # 99-100% agreement on the shared sets (benchmarks/results/onnxruntime-integer.md): on 16
     # images none is expected; one is allowed for another CPU's kernels.
     assert sum(x != y for x, y in zip(a, b)) <= 1
     assert evaluate.top1(a, labels) > least_top1  # trained models on real images, not noise
