@@ -31,12 +31,12 @@ def test_compiled_activation_chain_is_the_eager_one():
 
 def test_soft_weight_and_penalty_match_their_definitions():
     g = torch.Generator().manual_seed(1)
-    v = torch.randn(6, 4, 3, 3, generator=g, requires_grad=True)
-    floor = torch.floor(torch.randn(6, 4, 3, 3, generator=g) * 3)
+    v = torch.randn(6, 36, generator=g, requires_grad=True)  # (output channels, rest), as _learned.py keeps it
+    floor = torch.floor(torch.randn(6, 36, generator=g) * 3)
     scale0, log_scale = torch.rand(6, generator=g) + 0.1, torch.zeros(6)
     h = _fused.rectified_sigmoid(v)
     weight = _fused.soft_weight(v, floor, scale0, log_scale, torch.tensor(-7.0), torch.tensor(7.0))
-    assert torch.allclose(weight, torch.clamp(floor + h, -7, 7) * scale0.view(-1, 1, 1, 1))
+    assert torch.allclose(weight, torch.clamp(floor + h, -7, 7) * scale0.view(-1, 1))
     beta = torch.tensor([2.0])
     assert torch.allclose(_fused.rounding_penalty(v, beta), (1 - (2 * h - 1).abs().pow(2)).sum())
 
@@ -51,3 +51,28 @@ def test_steps_run_eagerly_on_the_cpu_and_report():
 def test_compile_switch(monkeypatch, value):
     monkeypatch.setenv("DFQ_COMPILE", value)
     assert _fused.compile_enabled() is (value == "1")
+
+
+def test_one_graph_serves_layers_of_every_shape():
+    """The rounding variables of a stem, a depthwise and a pointwise layer: Dynamo traces the soft
+    weight and the regulariser once each (a counting backend; each compilation costs seconds on a GPU)."""
+    import torch._dynamo
+
+    graphs = []
+
+    def counting(graph_module, example_inputs):
+        graphs.append(graph_module)
+        return graph_module.forward
+
+    torch._dynamo.reset()
+    _fused.dynamic_settings()
+    soft = torch.compile(_fused._soft_weight, backend=counting, dynamic=True)
+    penalty = torch.compile(_fused._rounding_penalty, backend=counting, dynamic=True)
+    bounds, beta = torch.tensor([-7.0, 7.0]), torch.tensor([2.0])
+    for channels, rest in [(32, 27), (32, 9), (96, 16), (16, 96)]:
+        v = torch.nn.Parameter(torch.randn(channels, rest))
+        floor, scale0 = torch.zeros(channels, rest), torch.rand(channels) + 0.1
+        log_scale = torch.nn.Parameter(torch.zeros(channels))
+        (soft(v, floor, scale0, log_scale, *bounds).sum() + penalty(v, beta)).backward()
+    torch._dynamo.reset()
+    assert len(graphs) == 2, [g.code for g in graphs]

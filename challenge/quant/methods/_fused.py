@@ -27,6 +27,21 @@ def compile_enabled() -> bool:
     return os.environ.get("DFQ_COMPILE", "1") != "0"
 
 
+def dynamic_settings() -> None:
+    """Compiler settings under which one graph serves every layer (shapes are not guarded)."""
+    import torch._dynamo
+    import torch.fx.experimental._config as fx_config
+
+    # A few variants remain (QDrop on or off, a fixed or learned step size, a first layer whose
+    # input needs no gradient): never fall back to eager silently for lack of room.
+    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 32)
+    # No "duck sizing": two sizes that happen to be equal in one layer (channels == fan-in)
+    # would otherwise be one symbol, and the next layer would compile again.
+    fx_config.use_duck_shape = False
+    # Parameters (the rounding variables, the step sizes) change shape from layer to layer.
+    torch._dynamo.config.force_parameter_static_shapes = False
+
+
 def _on_gpu_compiled(fn: Callable) -> Callable:
     """fn, compiled (once, dynamic shapes) for CUDA tensors; as it is for CPU tensors."""
     compiled = None
@@ -36,16 +51,7 @@ def _on_gpu_compiled(fn: Callable) -> Callable:
         if not (first.is_cuda and compile_enabled()):
             return fn(first, *args)
         if compiled is None:
-            import torch._dynamo
-
-            # A few variants (QDrop on or off, a fixed or learned step size): never fall back to
-            # eager silently for lack of room.
-            torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 32)
-            # No "duck sizing": two sizes that happen to be equal in one layer (channels == fan-in)
-            # would otherwise be one symbol, and the next layer would compile again.
-            import torch.fx.experimental._config as fx_config
-
-            fx_config.use_duck_shape = False
+            dynamic_settings()
             compiled = torch.compile(fn, dynamic=True)
         return compiled(first, *args)
 
@@ -85,7 +91,7 @@ def _rounding_penalty(v, beta):
 
 _act_fake_quant_2d = _on_gpu_compiled(_act_fake_quant)
 _soft_weight_2d = _on_gpu_compiled(_soft_weight)
-_rounding_penalty_1d = _on_gpu_compiled(_rounding_penalty)
+_rounding_penalty_2d = _on_gpu_compiled(_rounding_penalty)
 
 
 def act_fake_quant(x, scale0, log_scale, zero_point, qmin, qmax, noise=None, drop_prob: float = 0.0):
@@ -96,10 +102,11 @@ def act_fake_quant(x, scale0, log_scale, zero_point, qmin, qmax, noise=None, dro
 
 
 def soft_weight(v, floor, scale0, log_scale, low, high):
-    """`_soft_weight` for a weight of any shape (low, high: 0-d tensors on v's device)."""
-    return _soft_weight_2d(v.reshape(len(v), -1), floor.reshape(len(v), -1), scale0, log_scale,
-                           low, high).view(v.shape)
+    """`_soft_weight` for v and floor of shape (channels, rest) (low, high: 0-d tensors on v's device).
+    v is the parameter itself, not a view: compiled code guards a view on its base's shape."""
+    return _soft_weight_2d(v, floor, scale0, log_scale, low, high)
 
 
 def rounding_penalty(v, beta):
-    return _rounding_penalty_1d(v.reshape(-1), beta)
+    """`_rounding_penalty` of a (channels, rest) parameter."""
+    return _rounding_penalty_2d(v, beta)

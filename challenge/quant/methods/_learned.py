@@ -33,10 +33,6 @@ def inverse_rectified_sigmoid(h: torch.Tensor) -> torch.Tensor:
     return -torch.log((ZETA - GAMMA) / (h - GAMMA) - 1)
 
 
-def _channel_shape(weight: torch.Tensor) -> tuple[int, ...]:
-    return (-1,) + (1,) * (weight.dim() - 1)
-
-
 class LearnedQuantLayer(nn.Module):
     def __init__(self, qlayer: QuantLayer, fp_weight: torch.Tensor, *, learn_rounding: bool,
                  learn_weight_scale: bool, learn_act_scale: bool, drop_prob: float = 0.0):
@@ -47,6 +43,7 @@ class LearnedQuantLayer(nn.Module):
         self.soft = learn_rounding  # soft rounding while learning; hard (final) otherwise
         self.quantizes_weight = qlayer.weight_int is not None
         fp_weight = fp_weight.detach().float()
+        self.weight_shape = tuple(fp_weight.shape)
         if self.quantizes_weight:
             self.low, self.high = weight_grid(qlayer.spec.weight_bits)
             scale = qlayer.weight_scale.detach().clone().float()
@@ -55,12 +52,14 @@ class LearnedQuantLayer(nn.Module):
                                                         device=scale.device))
             self.register_buffer("weight_scale0", scale)
             self.weight_log_scale = nn.Parameter(torch.zeros_like(scale), requires_grad=learn_weight_scale)
-            self.register_buffer("floor", torch.floor(fp_weight / scale.view(_channel_shape(fp_weight))))
+            # Kept as (output channels, rest): the compiled chains then see the parameter itself
+            # in one layout for every layer, not a view of it (a view is guarded on its base's shape).
+            flat = fp_weight.reshape(len(fp_weight), -1) / scale.view(-1, 1)
+            self.register_buffer("floor", torch.floor(flat))
             if learn_rounding:
-                rest = fp_weight / scale.view(_channel_shape(fp_weight)) - self.floor
-                self.v = nn.Parameter(inverse_rectified_sigmoid(rest.clamp(0, 1)))
+                self.v = nn.Parameter(inverse_rectified_sigmoid((flat - self.floor).clamp(0, 1)))
             else:  # keep the integers the layer already has (round to nearest)
-                self.register_buffer("fixed_int", qlayer.weight_int.to(fp_weight.device).float())
+                self.register_buffer("fixed_int", qlayer.weight_int.to(fp_weight.device).float().reshape(self.floor.shape))
         else:
             self.register_buffer("fp_weight", fp_weight)
         act = qlayer.input_quant
@@ -83,6 +82,7 @@ class LearnedQuantLayer(nn.Module):
         return rounding_penalty(self.v, beta) if hasattr(self, "v") else torch.zeros((), device=beta.device)
 
     def weight_integers(self) -> torch.Tensor:
+        """The integers, (output channels, rest)."""
         if not hasattr(self, "v"):
             return self.fixed_int
         up = rectified_sigmoid(self.v) if self.soft else (self.v >= 0).float()
@@ -98,8 +98,10 @@ class LearnedQuantLayer(nn.Module):
         if not self.quantizes_weight:
             return self.fp_weight
         if self.soft and hasattr(self, "v"):  # one fused chain on a GPU (_fused.py)
-            return soft_weight(self.v, self.floor, self.weight_scale0, self.weight_log_scale, *self.bounds)
-        return self.weight_integers() * self.weight_scale().view(_channel_shape(self.floor))
+            flat = soft_weight(self.v, self.floor, self.weight_scale0, self.weight_log_scale, *self.bounds)
+        else:
+            flat = self.weight_integers() * self.weight_scale().view(-1, 1)
+        return flat.view(self.weight_shape)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if hasattr(self, "act_scale0"):
@@ -119,7 +121,7 @@ class LearnedQuantLayer(nn.Module):
         if self.quantizes_weight:
             self.soft = False
             scale = self.weight_scale().detach().clamp(min=1e-12)
-            layer.set_integer_weight(self.weight_integers().round().to(torch.int8), scale)
+            layer.set_integer_weight(self.weight_integers().round().to(torch.int8).view(self.weight_shape), scale)
         if hasattr(self, "act_scale0"):
             layer.input_quant.scale.copy_(self.act_scale().detach().clamp(min=1e-8))
         return layer
