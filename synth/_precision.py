@@ -53,8 +53,8 @@ def tensor_cores(networks: list[nn.Module], precision: str, device: torch.device
                 net.to(memory_format=torch.contiguous_format)
 
 
-def channel_var_mean(x: torch.Tensor, dims: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Unbiased variance and mean over `dims`, in float32, of a float32 or bf16 tensor.
+def channel_var_mean(x: torch.Tensor, dims: tuple[int, ...], correction: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """Variance (unbiased by default) and mean over `dims`, in float32, of a float32 or bf16 tensor.
 
     For bf16 both come from float32-accumulating reductions of x itself (the mean, and the norm
     for the sum of squares), without a float32 copy of x: the copy and its Welford reduction were
@@ -62,19 +62,14 @@ def channel_var_mean(x: torch.Tensor, dims: tuple[int, ...]) -> tuple[torch.Tens
     matters at these sizes: activations are O(1) and float32 keeps 7 digits of E[x^2] - E[x]^2.
     """
     if x.dtype == torch.float32:
-        return torch.var_mean(x, dim=dims)
+        return torch.var_mean(x, dim=dims, correction=correction)
     count = 1
     for d in dims:
         count *= x.shape[d]
     mean = x.mean(dim=dims, dtype=torch.float32)
     squares = torch.linalg.vector_norm(x, 2, dim=dims, dtype=torch.float32).pow(2)
-    var = (squares / count - mean.pow(2)).clamp(min=0) * (count / max(count - 1, 1))
+    var = (squares / count - mean.pow(2)).clamp(min=0) * (count / max(count - correction, 1))
     return var, mean
-
-
-def as_float32(x: torch.Tensor) -> torch.Tensor:
-    """A recorded activation in float32 for statistics (a no-op for float32 tensors)."""
-    return x if x.dtype == torch.float32 else x.float()
 
 
 def channels_last_input(x: torch.Tensor, bf16: bool) -> torch.Tensor:

@@ -25,10 +25,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from challenge.errors import KitError
-from synth import register_generator
 from challenge.graphed_steps import run_steps
+from synth import register_generator
 from synth._bn_stats import frozen_teacher
-from synth._precision import as_float32, channels_last_input, tensor_cores
+from synth._precision import channel_var_mean, channels_last_input, tensor_cores
 
 
 class ClassBatchNorm2d(nn.Module):
@@ -86,7 +86,7 @@ def _latents(count, latent_dim, num_classes, seed, device):
 def _bns_loss(records):
     terms = []
     for bn, x in records:
-        var, mean = torch.var_mean(as_float32(x), dim=(0, 2, 3), correction=0)  # float32 statistics
+        var, mean = channel_var_mean(x, (0, 2, 3), correction=0)  # float32, also for bf16 x
         terms.append(F.mse_loss(mean, bn.running_mean) + F.mse_loss(var, bn.running_var))
     return torch.stack(terms).mean()
 

@@ -65,9 +65,10 @@ def upsampled_conv(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
     taps are sums of the original kernel's (a sub-pixel convolution); one convolution with 4x the
     output channels computes all four, and pixel_shuffle interleaves them. Exact up to float
     summation order, and the gradients reach the same weights. Why: at Genie-D's batch of 256 the
-    upsampled 64-channel 224x224 map alone is 822M values, which its upsampling, its casts under
-    autocast (upsampling runs in float32) and the convolution read and write at every step; that
-    traffic was most of a step on an H200."""
+    upsampled 64-channel 224x224 map alone is 822M values that the upsampling, its casts under
+    autocast (upsampling runs in float32) and the convolution read and write at every step. On an
+    H200 removing them did not change the step time measurably (the step is bound elsewhere:
+    benchmarks/results/h200-speed.md); it still saves that memory."""
     weight = conv.weight
     taps = _phase_taps().to(weight)
     out_channels, in_channels = weight.shape[:2]

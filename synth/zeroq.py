@@ -25,17 +25,16 @@ from challenge.graphed_steps import run_steps
 from synth import register_generator
 from synth._bn_stats import batchnorm_layers, frozen_teacher
 from synth._plateau import plateau_step
-from synth._precision import as_float32, channels_last_input, tensor_cores
+from synth._precision import channel_var_mean, channels_last_input, tensor_cores
 
 
 def _channel_stats(x: torch.Tensor, per_batch: bool, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
     """(rows, C) means and stds: one row per image, or one row for the whole batch."""
-    x = as_float32(x)  # a bf16 activation's statistics in float32
     dims = (0, 2, 3) if per_batch else (2, 3)  # reduced in place: no copy of a channels-last tensor
     values = x.shape[2] * x.shape[3] * (x.shape[0] if per_batch else 1)  # per statistic
     # Unbiased, as the reference code, except over a single value (a 1x1 map of a small input),
     # where the unbiased variance is undefined (NaN) and we take the biased one (0).
-    var, mean = torch.var_mean(x, dim=dims, correction=1 if values > 1 else 0)
+    var, mean = channel_var_mean(x, dims, correction=1 if values > 1 else 0)  # float32, also for bf16 x
     if per_batch:
         var, mean = var.unsqueeze(0), mean.unsqueeze(0)
     return mean, torch.sqrt(var + eps)

@@ -73,10 +73,6 @@ class LearnedQuantLayer(nn.Module):
             self.register_buffer("zero_point", act.zero_point.detach().clone().float())
 
     # ---------------------------------------------------------------- learning
-    def rounding(self) -> torch.Tensor | None:
-        """h(V) in [0, 1] for every weight, or None where rounding is not learned."""
-        return rectified_sigmoid(self.v) if hasattr(self, "v") else None
-
     def rounding_penalty(self, beta: torch.Tensor) -> torch.Tensor:
         """AdaRound's regulariser for this layer's weights (0 where rounding is not learned)."""
         return rounding_penalty(self.v, beta) if hasattr(self, "v") else torch.zeros((), device=beta.device)
