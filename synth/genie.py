@@ -36,16 +36,18 @@ offset come from CPU generators.
 from __future__ import annotations
 
 import contextlib
+import copy
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from challenge.compiling import compile_enabled
 from challenge.errors import KitError
 from synth import register_generator
 from synth._bn_stats import batchnorm_layers, frozen_teacher
 from synth._plateau import plateau_step
-from synth._precision import channel_var_mean, channels_last_input, tensor_cores
+from synth._precision import channel_var_mean, channels_last_input, tensor_cores, uses_bf16
 
 
 def _phase_taps() -> torch.Tensor:
@@ -99,30 +101,59 @@ class GenieGenerator(nn.Module):
         return self.out_norm(torch.tanh(upsampled_conv(x, self.conv2)))
 
 
-@contextlib.contextmanager
-def swing(model: nn.Module, rng: torch.Generator, jitter: int = 1):
-    """Every strided convolution of `model` sees its input shifted by up to `jitter` pixels.
+class Swing:
+    """Genie's swing convolution: every strided convolution of a model sees its input shifted by
+    up to `jitter` pixels (reflection padding, then a crop back to size), a new shift at each step.
 
-    The offsets are host integers drawn from a CPU generator, so the step cannot be a CUDA graph;
-    it need not be: at batch 256 a step is bound by the GPU's work, not by launching it. (Offsets
-    read on the device instead need a gather whose backward is an atomic scatter: measured 20%
-    slower per step on an H200.)"""
+    `draw()` picks the step's shifts on the host, from a CPU generator, one (dy, dx) per strided
+    convolution in module order. Eagerly the input is cropped at those offsets. In a compiled step
+    (`stencil = True`) host integers would be baked into the graph (one compilation per shift),
+    so the shift is read from a one-hot device tensor instead: the crop is the sum over every
+    offset of one-hot weight x crop, exactly the same values (x * 1 plus zeros), and Inductor
+    fuses the sum into one kernel forward and one backward. (A gather at device offsets instead
+    has an atomic scatter for a backward: measured 20% slower per eager step on an H200.)"""
 
-    def shift(_, args):
-        x = args[0]
-        if min(x.shape[-2:]) <= jitter:  # reflection needs more pixels than the pad
-            return None
-        dy, dx = torch.randint(0, 2 * jitter + 1, (2,), generator=rng).tolist()
-        padded = F.pad(x, [jitter] * 4, mode="reflect")
-        return (padded[..., dy:dy + x.shape[-2], dx:dx + x.shape[-1]],) + tuple(args[1:])
+    def __init__(self, model: nn.Module, rng: torch.Generator, jitter: int, device: torch.device):
+        self.convs = [m for m in model.modules() if isinstance(m, nn.Conv2d) and max(m.stride) > 1]
+        self.rng, self.jitter, self.stencil = rng, jitter, False
+        self.offsets = [(0, 0)] * len(self.convs)
+        self.one_hot = torch.zeros(len(self.convs), 2 * jitter + 1, 2 * jitter + 1, device=device)
 
-    handles = [m.register_forward_pre_hook(shift) for m in model.modules()
-               if isinstance(m, nn.Conv2d) and max(m.stride) > 1]
-    try:
-        yield
-    finally:
-        for handle in handles:
-            handle.remove()
+    def draw(self) -> None:
+        span = 2 * self.jitter + 1
+        self.offsets = [tuple(torch.randint(0, span, (2,), generator=self.rng).tolist()) for _ in self.convs]
+        if self.stencil:
+            chosen = torch.zeros(self.one_hot.shape)
+            for index, (dy, dx) in enumerate(self.offsets):
+                chosen[index, dy, dx] = 1
+            self.one_hot.copy_(chosen, non_blocking=True)
+
+    def shifted(self, index: int, x: torch.Tensor) -> torch.Tensor:
+        j = self.jitter
+        height, width = x.shape[-2:]
+        padded = F.pad(x, [j] * 4, mode="reflect")
+        if not self.stencil:
+            dy, dx = self.offsets[index]
+            return padded[..., dy:dy + height, dx:dx + width]
+        weights = self.one_hot[index].to(x.dtype)
+        return sum(weights[dy, dx] * padded[..., dy:dy + height, dx:dx + width]
+                   for dy in range(2 * j + 1) for dx in range(2 * j + 1))
+
+    @contextlib.contextmanager
+    def hooked(self):
+        def hook(index):
+            def shift(_, args):
+                if min(args[0].shape[-2:]) <= self.jitter:  # reflection needs more pixels than the pad
+                    return None
+                return (self.shifted(index, args[0]),) + tuple(args[1:])
+            return shift
+
+        handles = [conv.register_forward_pre_hook(hook(index)) for index, conv in enumerate(self.convs)]
+        try:
+            yield self
+        finally:
+            for handle in handles:
+                handle.remove()
 
 
 def _statistics_loss(images, records, targets, eps: float) -> torch.Tensor:
@@ -135,44 +166,83 @@ def _statistics_loss(images, records, targets, eps: float) -> torch.Tensor:
     return loss
 
 
-def distill_batch(model, count, *, input_shape, seed, iterations, lr_latent, lr_generator, decay,
-                  patience, min_lr, latent_dim, eps, jitter, precision="fp32"):
-    """`count` images (at least two are made) from a fresh generator; the model comes back unchanged."""
-    device = next(model.parameters()).device
-    made = max(count, 2)
-    rng = torch.Generator().manual_seed(seed)
-    with torch.random.fork_rng(devices=[]):  # seeded initialisation without touching the caller's RNG
-        torch.random.default_generator.manual_seed(seed)
-        net = GenieGenerator(tuple(input_shape), latent_dim)
-    net.to(device).train()
-    z = torch.randn((made, latent_dim), generator=rng).to(device).requires_grad_(True)
-    lr_z = torch.tensor(float(lr_latent), device=device)
-    optimise_z = torch.optim.Adam([z], lr=lr_z, fused=True)
-    optimise_net = torch.optim.Adam(net.parameters(), lr=lr_generator, fused=True)
-    best = torch.tensor(float("inf"), device=device)
-    bad = torch.zeros((), dtype=torch.long, device=device)
-    with frozen_teacher(model) as records, swing(model, rng, jitter), \
-            tensor_cores([model, net], precision, device) as bf16:
-        targets = {bn: (bn.running_mean.detach(), torch.sqrt(bn.running_var.detach() + eps))
-                   for bn in batchnorm_layers(model)}
-        for step in range(1, iterations + 1):
-            records.clear()
-            optimise_z.zero_grad(set_to_none=True)
-            optimise_net.zero_grad(set_to_none=True)
-            images = net(z)
-            model(channels_last_input(images, bf16))
-            loss = _statistics_loss(images, records, targets, eps)
-            loss.backward()
-            optimise_z.step()
-            optimise_net.step()
-            plateau_step(lr_z, best, bad, loss.detach(), factor=0.1, patience=patience, min_lr=min_lr,
-                         threshold=1e-4)
-            if step % 100 == 0:
-                for group in optimise_net.param_groups:
-                    group["lr"] *= decay
-        records.clear()
-    with torch.no_grad():  # the images themselves in float32 (outside autocast), as before
-        return net(z)[:count].detach()
+def _step_loss(net, teacher, z, records, targets, eps: float, bf16: bool) -> torch.Tensor:
+    """One step's loss: the generator's images through the teacher, whose hooks fill `records`.
+    Compiled as a whole on a GPU (see `Distiller`); the CPU runs it as it is."""
+    records.clear()
+    images = net(z)
+    teacher(channels_last_input(images, bf16))
+    loss = _statistics_loss(images, records, targets, eps)
+    records.clear()
+    return loss
+
+
+class Distiller:
+    """What every batch of one Genie-D run shares: a frozen copy of the model with its recording
+    and swing hooks, and the step's loss, compiled once.
+
+    Why a copy: the batches are lazy, and between two of them the caller may run its own model;
+    the hooks stay on the copy for the whole run, which a compiled step needs (hooks added or
+    removed after compiling are not seen by the compiled code). Why compiled (torch.compile of
+    the generator, the teacher's forward and the statistics, and so of their backward): a step at
+    batch 256 is bound by memory-bound elementwise work, BatchNorms and reductions, which
+    Inductor fuses; the convolutions stay cuDNN's. One compilation serves every batch of the
+    same size."""
+
+    def __init__(self, model: nn.Module, jitter: int, precision: str, backend: str | None = None):
+        """Compiled on CUDA (unless DFQ_COMPILE=0), or wherever a torch.compile `backend` is named
+        (the tests trace the CPU step with the "eager" backend)."""
+        self.device = next(model.parameters()).device
+        self.precision = precision
+        self.teacher = copy.deepcopy(model)
+        self.swing = Swing(self.teacher, torch.Generator(), jitter, self.device)
+        self.swing.stencil = backend is not None or (self.device.type == "cuda" and compile_enabled())
+        self.step_loss = torch.compile(_step_loss, backend=backend or "inductor") if self.swing.stencil else _step_loss
+        self._stack = contextlib.ExitStack()
+
+    def __enter__(self):
+        self.records = self._stack.enter_context(frozen_teacher(self.teacher))
+        self._stack.enter_context(self.swing.hooked())
+        return self
+
+    def __exit__(self, *exc):
+        return self._stack.__exit__(*exc)
+
+    def batch(self, count, *, input_shape, seed, iterations, lr_latent, lr_generator, decay, patience,
+              min_lr, latent_dim, eps) -> torch.Tensor:
+        """`count` images (at least two are made) from a fresh generator."""
+        device = self.device
+        made = max(count, 2)
+        rng = torch.Generator().manual_seed(seed)
+        self.swing.rng = rng
+        with torch.random.fork_rng(devices=[]):  # seeded initialisation without touching the caller's RNG
+            torch.random.default_generator.manual_seed(seed)
+            net = GenieGenerator(tuple(input_shape), latent_dim)
+        net.to(device).train()
+        z = torch.randn((made, latent_dim), generator=rng).to(device).requires_grad_(True)
+        lr_z = torch.tensor(float(lr_latent), device=device)
+        optimise_z = torch.optim.Adam([z], lr=lr_z, fused=True)
+        optimise_net = torch.optim.Adam(net.parameters(), lr=lr_generator, fused=True)
+        best = torch.tensor(float("inf"), device=device)
+        bad = torch.zeros((), dtype=torch.long, device=device)
+        with tensor_cores([self.teacher, net], self.precision, device) as bf16:
+            targets = {bn: (bn.running_mean.detach(), torch.sqrt(bn.running_var.detach() + eps))
+                       for bn in batchnorm_layers(self.teacher)}
+            for step in range(1, iterations + 1):
+                optimise_z.zero_grad(set_to_none=True)
+                optimise_net.zero_grad(set_to_none=True)
+                self.swing.draw()
+                loss = self.step_loss(net, self.teacher, z, self.records, targets, eps, bf16)
+                loss.backward()
+                optimise_z.step()
+                optimise_net.step()
+                plateau_step(lr_z, best, bad, loss.detach(), factor=0.1, patience=patience, min_lr=min_lr,
+                             threshold=1e-4)
+                if step % 100 == 0:
+                    for group in optimise_net.param_groups:
+                        group["lr"] *= decay
+        with torch.no_grad():  # the images themselves in float32 (outside autocast), as before
+            return net(z)[:count].detach()
 
 
 @register_generator("genie")
@@ -182,10 +252,12 @@ def genie(model, *, num_classes, input_shape=(3, 224, 224), num_samples=1024, ba
     """Genie-D images, `batch_size` at a time; `num_classes` is unused (no labels are needed).
 
     1,024 images by default: what block reconstruction (brecq) learns from, as in the paper.
+    The model itself is never changed (the work happens on a copy).
     """
-    for number, start in enumerate(range(0, num_samples, batch_size)):
-        count = min(batch_size, num_samples - start)
-        yield distill_batch(model, count, input_shape=input_shape, seed=seed * 100_003 + number,
-                            iterations=iterations, lr_latent=lr_latent, lr_generator=lr_generator,
-                            decay=decay, patience=patience, min_lr=min_lr, latent_dim=latent_dim,
-                            eps=eps, jitter=jitter, precision=precision)
+    uses_bf16(precision, next(model.parameters()).device)  # a wrong precision fails before any work
+    with Distiller(model, jitter, precision) as distiller:
+        for number, start in enumerate(range(0, num_samples, batch_size)):
+            count = min(batch_size, num_samples - start)
+            yield distiller.batch(count, input_shape=input_shape, seed=seed * 100_003 + number,
+                                  iterations=iterations, lr_latent=lr_latent, lr_generator=lr_generator,
+                                  decay=decay, patience=patience, min_lr=min_lr, latent_dim=latent_dim, eps=eps)

@@ -15,16 +15,13 @@ the CPU (and with DFQ_COMPILE=0) the eager versions run: the CPU twin is the sam
 """
 from __future__ import annotations
 
-import os
 from typing import Callable
 
 import torch
 
+from challenge.compiling import compile_enabled
+
 GAMMA, ZETA = -0.1, 1.1
-
-
-def compile_enabled() -> bool:
-    return os.environ.get("DFQ_COMPILE", "1") != "0"
 
 
 def dynamic_settings() -> None:
