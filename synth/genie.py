@@ -44,6 +44,7 @@ from torch import nn
 
 from challenge.compiling import compile_enabled
 from challenge.errors import KitError
+from challenge.process import log
 from synth import register_generator
 from synth._bn_stats import batchnorm_layers, frozen_teacher
 from synth._plateau import plateau_step
@@ -199,6 +200,7 @@ class Distiller:
         self.swing.stencil = backend is not None or (self.device.type == "cuda" and compile_enabled())
         self.step_loss = torch.compile(_step_loss, backend=backend or "inductor") if self.swing.stencil else _step_loss
         self._stack = contextlib.ExitStack()
+        self.announced = False
 
     def __enter__(self):
         self.records = self._stack.enter_context(frozen_teacher(self.teacher))
@@ -228,6 +230,10 @@ class Distiller:
         with tensor_cores([self.teacher, net], self.precision, device) as bf16:
             targets = {bn: (bn.running_mean.detach(), torch.sqrt(bn.running_var.detach() + eps))
                        for bn in batchnorm_layers(self.teacher)}
+            if self.swing.stencil and not self.announced:
+                log(f"genie: compiling the step for batches of {made} (minutes on a cold cache, seconds "
+                    f"once cached; DFQ_COMPILE=0 runs it eagerly)")
+                self.announced = True
             for step in range(1, iterations + 1):
                 optimise_z.zero_grad(set_to_none=True)
                 optimise_net.zero_grad(set_to_none=True)
@@ -248,7 +254,7 @@ class Distiller:
 @register_generator("genie")
 def genie(model, *, num_classes, input_shape=(3, 224, 224), num_samples=1024, batch_size=256, seed=0,
           iterations=200, lr_latent=0.1, lr_generator=0.01, decay=0.95, patience=100, min_lr=1e-4,
-          latent_dim=256, eps=1e-6, jitter=1, precision="fp32"):
+          latent_dim=256, eps=1e-6, jitter=1, precision="auto"):
     """Genie-D images, `batch_size` at a time; `num_classes` is unused (no labels are needed).
 
     1,024 images by default: what block reconstruction (brecq) learns from, as in the paper.
