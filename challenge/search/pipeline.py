@@ -89,7 +89,7 @@ def plan(arch: str, num_classes: int, scheme: Scheme, target: float, *, weight_b
     if scheme.weight_bits is None:
         raise KitError(f"scheme {scheme.name!r} quantizes no weights, so there are no bit widths to search; "
                        "choose a scheme such as w4a8")
-    if not (isinstance(target, (int, float)) and math.isfinite(target) and 0 <= target < 100):
+    if not (isinstance(target, (int, float)) and math.isfinite(target)):
         raise KitError(f"the target compression must be a percentage from 0 to below 100, got {target}")
     if int(samples) < 1:
         raise KitError(f"the search needs at least 1 sample, got {samples}")
@@ -124,11 +124,40 @@ def plan(arch: str, num_classes: int, scheme: Scheme, target: float, *, weight_b
     sizes = size_model(arch, num_classes, specs, searched)
     space = SearchSpace(arch, num_classes, scheme, float(target), specs, searched, act_searched, fixed,
                         weight_bits, act_bits, proxy, int(samples), sizes)
-    reach = sizes.compression({n: weight_bits[0] for n in searched})
-    if sizes.budget(target) < sizes.total_bytes({n: weight_bits[0] for n in searched}):
-        raise KitError(f"a target compression of {target}% is beyond what {arch} reaches with "
-                       f"{weight_bits[0]}-bit weights everywhere the search may change ({reach:.2f}%)")
+    _check_reachable(space)
     return space
+
+
+def reachable(space: SearchSpace) -> tuple[float, float]:
+    """The compressions of the widest and of the narrowest candidate width on every searched
+    layer: the only targets for which there is something to choose."""
+    widest = space.sizes.compression({n: space.weight_bits[-1] for n in space.searched})
+    narrowest = space.sizes.compression({n: space.weight_bits[0] for n in space.searched})
+    return widest, narrowest
+
+
+def _check_reachable(space: SearchSpace) -> None:
+    """A target outside what the candidate widths span is refused before any data is made: above
+    it nothing fits, below it the widest widths already meet it and minutes of search would only
+    say so (MobileNetV2 at 50% under w4a8: every layer at 8 bits)."""
+    low, high = reachable(space)
+    target, widths = space.target, space.weight_bits
+    span = (f"{space.arch} under scheme {space.scheme.name} reaches {low:.2f}% ({widths[-1]}-bit weights) to "
+            f"{high:.2f}% ({widths[0]}-bit weights) with the candidate widths {widths}")
+    advice = f"choose a target from {math.ceil(low * 100) / 100:.2f} to {math.floor(high * 100) / 100:.2f}"
+    if math.ceil(low * 100) > math.floor(high * 100):  # one width, or next to no layer left to change
+        advice = "give the search more candidate widths (--search-arg weight_bits=[2,3,4,5,6,7,8]) or fewer fixed layers"
+    if not 0 <= target < 100:
+        raise KitError(f"the target compression must be a percentage from 0 to below 100, got {target}; "
+                       f"{span}: {advice}")
+    if space.sizes.budget(target) < space.sizes.total_bytes({n: widths[0] for n in space.searched}):
+        raise KitError(f"a target compression of {target}% is beyond what {space.arch} reaches with "
+                       f"{widths[0]}-bit weights everywhere the search may change ({high:.2f}%); {span}: "
+                       f"{advice}" + (", or fix fewer layers" if "fixed by --fix" in space.fixed.values() else ""))
+    if target < low:
+        raise KitError(f"a target compression of {target}% is below what {space.arch} already reaches with "
+                       f"{widths[-1]}-bit weights everywhere the search may change ({low:.2f}%): there is "
+                       f"nothing to choose; {span}: {advice}, or drop --target-compression for a uniform scheme")
 
 
 def _first_samples(batches, count: int) -> list[torch.Tensor]:

@@ -77,14 +77,16 @@ def test_frontier_is_monotone_and_written(tmp_path, searched):
 
 
 def test_search_is_deterministic(trained_resnet18):
-    space = plan("resnet18", 10, get_scheme("int8"), 74.0, **SMALL, fix=["layer[234]*"])
+    # Layers 2-4 fixed at 8 bits leave 74.96-75.23%: a target inside makes a real choice.
+    space = plan("resnet18", 10, get_scheme("int8"), 75.1, **SMALL, fix=["layer[234]*"])
     first, again = (search(space, copy.deepcopy(trained_resnet18), batches()) for _ in range(2))
     assert again.sensitivities.weights == first.sensitivities.weights
     assert again.chosen == first.chosen
 
 
 def test_activation_widths_are_chosen_and_round_trip(tmp_path, trained_resnet18):
-    space = plan("resnet18", 10, W4A4, 80.0, weight_bits=(4, 8), act_bits=(4, 6), samples=1, fix=["layer[34]*"])
+    # Layers 3-4 fixed at 4 bits leave 86.67-87.42%: a target inside makes a real choice.
+    space = plan("resnet18", 10, W4A4, 87.0, weight_bits=(4, 8), act_bits=(4, 6), samples=1, fix=["layer[34]*"])
     assert "conv1" not in space.act_searched  # the scheme keeps the image input at its own width
     result = search(space, trained_resnet18, batches())
     assert set(result.chosen.act_bits) == set(space.act_searched) and space.act_searched
@@ -100,6 +102,9 @@ def test_activation_widths_are_chosen_and_round_trip(tmp_path, trained_resnet18)
     (-1.0, {}, "from 0 to below 100"),
     (float("nan"), {}, "from 0 to below 100"),
     (95.0, {}, "beyond what resnet18 reaches with 2-bit weights"),
+    (50.0, {}, "below what resnet18 already reaches with 8-bit weights"),
+    (80.0, {"weight_bits": (2, 3, 4)}, r"below what resnet18 already reaches with 4-bit weights .*87\.\d\d% \(4-bit"),
+    (100.0, {}, r"reaches 74\.96% \(8-bit weights\) to 93\.66% \(2-bit weights\)"),
     (80.0, {"fix": ["layer9.*"]}, "matches no layer"),
     (80.0, {"weight_bits": (1, 4)}, "widths from 2 to 8"),
     (80.0, {"proxy": "magic"}, "unknown sensitivity proxy"),
