@@ -63,6 +63,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, help="folder for the runs, table, JSON and plot")
     parser.add_argument("--data", required=True, help="labelled ImageFolder tree: main.py's --data, and the scorer's")
     parser.add_argument("--weights", help="FP32 checkpoint (as main.py)")
+    parser.add_argument("--weights-dir", help="folder of FP32 checkpoints (as main.py)")
     parser.add_argument("--classes", help="wnid list for checkpoints with that many classes (as main.py)")
     parser.add_argument("--limit", type=int, help="the first N images only (main.py's --limit; the scorer checks the same)")
     parser.add_argument("--scheme", default="w4a8", help="the scheme the widths are searched under (8-bit activations)")
@@ -108,7 +109,8 @@ def plan_runs(args) -> list[Run]:
 
 def shared_options(args, extra: list[str]) -> list[str]:
     options = ["--model", args.model, "--data", str(Path(args.data).resolve())]
-    for option, value in (("--weights", args.weights), ("--classes", args.classes), ("--limit", args.limit)):
+    for option, value in (("--weights", args.weights), ("--weights-dir", args.weights_dir),
+                          ("--classes", args.classes), ("--limit", args.limit)):
         if value is not None:
             options += [option, str(Path(value).resolve()) if option != "--limit" else str(value)]
     return options + extra
@@ -119,7 +121,7 @@ def write_challenge(args, out: Path) -> Path:
     from challenge.data import class_list_for, list_images
     from challenge.models import load_fp32_model
 
-    num_classes = load_fp32_model(args.model, args.weights, None).num_classes
+    num_classes = load_fp32_model(args.model, args.weights, args.weights_dir).num_classes
     records = list_images(args.data, class_list_for(num_classes, args.classes), args.limit)
     folder = out / "scoring"
     folder.mkdir(parents=True, exist_ok=True)
