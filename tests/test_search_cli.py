@@ -83,6 +83,8 @@ def test_bad_inputs_are_one_line(tmp_path):
         "a generator batch of 4 (--batch-size) is larger than the 2 calibration samples":
             [*search, "--target-compression", "85", "--num-samples", "2", "--batch-size", "4"],
         "from 0 to below 100, got -5.0": [*main, "--weights", weights, "--target-compression", "-5"],
+        "below what resnet18 already reaches with 8-bit weights":
+            [*main, "--weights", weights, "--scheme", "w4a8", "--target-compression", "50"],
         "give --layer-config or --target-compression, not both":
             [*main, "--target-compression", "85", "--layer-config", "x.toml"],
     }
@@ -107,8 +109,9 @@ def test_search_args_are_checked_before_any_data():
         (plan,) = model_plans(parse_args(argv), argv)
         return search_space(plan.search, plan.model, 10, get_scheme("w4a8"))
 
-    plan, sweep = space("weight_bits=4", "sweep=85")
-    assert plan.weight_bits == [4] and sweep == [85]
+    # A lone width: (one weight width would leave nothing to choose, so an activation width)
+    plan, sweep = space("act_bits=4", "sweep=85")
+    assert plan.act_bits == [4] and sweep == [85]
     for bad, message in [("weight_bits='four'", "weight_bits= takes a list of numbers"),
                          ("act_bits=[4,'x']", "act_bits= takes a list of numbers"),
                          ("sweep=101", "sweep= points must be percentages"),

@@ -51,6 +51,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fix", action="append", default=[], metavar="PATTERN",
                         help="layers (shell pattern) that keep the scheme's widths (repeatable)")
     parser.add_argument("--proxy", default=DEFAULT_PROXY, help=f"sensitivity measure: {', '.join(list_proxies())}")
+    parser.add_argument("--proxy-iterations", type=int,
+                        help="AdaRound steps per layer and width of a reconstructing proxy (adaround-kl)")
     parser.add_argument("--samples", type=int, default=DEFAULT_SAMPLES, help="synthetic samples for sensitivities")
     parser.add_argument("--sensitivities-from", metavar="JSON",
                         help="reuse the .sensitivities.json of an earlier search (same model, scheme, data)")
@@ -74,7 +76,7 @@ def main(argv, get_generator: Callable) -> int:
     from .. import quant
     from .pipeline import describe
     from .realdata import load_images, measure_points, pick_points
-    from .report import write_all
+    from .report import prediction_summary, write_all
     from .sensitivity import load_sensitivities
 
     args = get_args_parser().parse_args(argv)
@@ -100,7 +102,7 @@ def main(argv, get_generator: Callable) -> int:
     space = plan(args.model, fp32.num_classes, scheme, args.target_compression,
                  weight_bits=_numbers(args.weight_bits, "--weight-bits", int),
                  act_bits=_numbers(args.act_bits, "--act-bits", int), fix=args.fix, proxy=args.proxy,
-                 samples=args.samples)
+                 samples=args.samples, proxy_iterations=args.proxy_iterations)
     about = describe(space, generation.facts(gen_plan))
     known = None
     if args.sensitivities_from:
@@ -119,9 +121,9 @@ def main(argv, get_generator: Callable) -> int:
     command = "python -m challenge.search " + shlex.join(sys.argv[1:] if argv is None else argv)
     paths = write_all(args.out, result, command, about)  # written now: measuring real images takes a while
     chosen = result.chosen
-    log(f"{args.model}: chose {chosen.compression:.2f}% compression ({chosen.quantized_bytes} bytes), "
-        f"sensitivity {chosen.sensitivity:.4g}; sensitivities {result.seconds['sensitivities']:.1f} s, "
-        f"solve {result.seconds['solve']:.3f} s; wrote {', '.join(map(str, paths))}")
+    log(f"{args.model}: chose {chosen.quantized_bytes} bytes: {prediction_summary(result)}; sensitivities "
+        f"{result.seconds['sensitivities']:.1f} s, solve {result.seconds['solve']:.3f} s, prediction "
+        f"{result.seconds['predict']:.1f} s; wrote {', '.join(map(str, paths))}")
     if images is not None:
         points = eval_at or pick_points([r.target for r in result.sweep], space.target, args.eval_points)
         result.measured, result.fp32_top1 = measure_points(

@@ -25,9 +25,12 @@ from ..models import build_architecture
 from ..quant.layer_config import LayerSpec
 from ..quant.quantize import layer_specs
 from ..quant.schemes import Scheme
+from ..precision import strict_float32
 from ..size import MAX_BITS, MIN_BITS
+from .candidates import DEFAULT_ITERATIONS, CandidateWeights
+from .prediction import Prediction, predict
 from .proxies import DEFAULT_PROXY, get_proxy
-from .sensitivity import Sensitivities, measure
+from .sensitivity import Sensitivities, for_measuring, measure
 from .sizes import SizeModel, _shapes, size_model
 from .solver import Frontier, solve_frontier
 
@@ -50,6 +53,7 @@ class SearchSpace:
     proxy: str
     samples: int
     sizes: SizeModel
+    proxy_iterations: int = 0  # AdaRound steps per layer and width of a reconstructing proxy (else 0)
 
 
 @dataclass
@@ -74,6 +78,7 @@ class SearchResult:
     seconds: dict[str, float] = field(default_factory=dict)
     measured: dict[float, float] = field(default_factory=dict)  # target -> top-1 on real images (a report)
     fp32_top1: float | None = None  # on the same images
+    prediction: Prediction | None = None  # the chosen widths all at once, on the synthetic samples
 
 
 def _check_bits(values, what: str) -> list[int]:
@@ -84,16 +89,17 @@ def _check_bits(values, what: str) -> list[int]:
 
 
 def plan(arch: str, num_classes: int, scheme: Scheme, target: float, *, weight_bits=DEFAULT_WEIGHT_BITS,
-         act_bits=None, fix=(), proxy: str = DEFAULT_PROXY, samples: int = DEFAULT_SAMPLES) -> SearchSpace:
+         act_bits=None, fix=(), proxy: str = DEFAULT_PROXY, samples: int = DEFAULT_SAMPLES,
+         proxy_iterations: int | None = None) -> SearchSpace:
     """Everything the search will do, checked on shapes alone (before any data is generated)."""
     if scheme.weight_bits is None:
         raise KitError(f"scheme {scheme.name!r} quantizes no weights, so there are no bit widths to search; "
                        "choose a scheme such as w4a8")
-    if not (isinstance(target, (int, float)) and math.isfinite(target) and 0 <= target < 100):
+    if not (isinstance(target, (int, float)) and math.isfinite(target)):
         raise KitError(f"the target compression must be a percentage from 0 to below 100, got {target}")
     if int(samples) < 1:
         raise KitError(f"the search needs at least 1 sample, got {samples}")
-    get_proxy(proxy)
+    iterations = _proxy_iterations(proxy, proxy_iterations)
     weight_bits = _check_bits(weight_bits, "the candidate weight widths")
     act_bits = _check_bits(act_bits, "the candidate activation widths") if act_bits else []
     layers, _ = _shapes(arch, num_classes)
@@ -123,12 +129,55 @@ def plan(arch: str, num_classes: int, scheme: Scheme, target: float, *, weight_b
                     and specs[n].act_bits == scheme.act_bits]
     sizes = size_model(arch, num_classes, specs, searched)
     space = SearchSpace(arch, num_classes, scheme, float(target), specs, searched, act_searched, fixed,
-                        weight_bits, act_bits, proxy, int(samples), sizes)
-    reach = sizes.compression({n: weight_bits[0] for n in searched})
-    if sizes.budget(target) < sizes.total_bytes({n: weight_bits[0] for n in searched}):
-        raise KitError(f"a target compression of {target}% is beyond what {arch} reaches with "
-                       f"{weight_bits[0]}-bit weights everywhere the search may change ({reach:.2f}%)")
+                        weight_bits, act_bits, proxy, int(samples), sizes, iterations)
+    _check_reachable(space)
     return space
+
+
+def _proxy_iterations(proxy: str, iterations) -> int:
+    """The AdaRound steps of a reconstructing proxy (its default if not given); 0 for the others."""
+    if not get_proxy(proxy).reconstructs:
+        if iterations is not None:
+            raise KitError(f"proxy_iterations applies to a proxy that reconstructs (adaround-kl); proxy {proxy!r} "
+                           "rounds to nearest: drop it or choose --search-arg proxy=adaround-kl")
+        return 0
+    if iterations is None:
+        return DEFAULT_ITERATIONS
+    if not isinstance(iterations, int) or isinstance(iterations, bool) or iterations < 1:
+        raise KitError(f"proxy_iterations takes a whole number of at least 1, got {iterations!r}")
+    return iterations
+
+
+def reachable(space: SearchSpace) -> tuple[float, float]:
+    """The compressions of the widest and of the narrowest candidate width on every searched
+    layer: the only targets for which there is something to choose."""
+    widest = space.sizes.compression({n: space.weight_bits[-1] for n in space.searched})
+    narrowest = space.sizes.compression({n: space.weight_bits[0] for n in space.searched})
+    return widest, narrowest
+
+
+def _check_reachable(space: SearchSpace) -> None:
+    """A target outside what the candidate widths span is refused before any data is made: above
+    it nothing fits, below it the widest widths already meet it and minutes of search would only
+    say so (MobileNetV2 at 50% under w4a8: every layer at 8 bits)."""
+    low, high = reachable(space)
+    target, widths = space.target, space.weight_bits
+    span = (f"{space.arch} under scheme {space.scheme.name} reaches {low:.2f}% ({widths[-1]}-bit weights) to "
+            f"{high:.2f}% ({widths[0]}-bit weights) with the candidate widths {widths}")
+    advice = f"choose a target from {math.ceil(low * 100) / 100:.2f} to {math.floor(high * 100) / 100:.2f}"
+    if math.ceil(low * 100) > math.floor(high * 100):  # one width, or next to no layer left to change
+        advice = "give the search more candidate widths (--search-arg weight_bits=[2,3,4,5,6,7,8]) or fewer fixed layers"
+    if not 0 <= target < 100:
+        raise KitError(f"the target compression must be a percentage from 0 to below 100, got {target}; "
+                       f"{span}: {advice}")
+    if space.sizes.budget(target) < space.sizes.total_bytes({n: widths[0] for n in space.searched}):
+        raise KitError(f"a target compression of {target}% is beyond what {space.arch} reaches with "
+                       f"{widths[0]}-bit weights everywhere the search may change ({high:.2f}%); {span}: "
+                       f"{advice}" + (", or fix fewer layers" if "fixed by --fix" in space.fixed.values() else ""))
+    if target < low:
+        raise KitError(f"a target compression of {target}% is below what {space.arch} already reaches with "
+                       f"{widths[-1]}-bit weights everywhere the search may change ({low:.2f}%): there is "
+                       f"nothing to choose; {span}: {advice}, or drop --target-compression for a uniform scheme")
 
 
 def _first_samples(batches, count: int) -> list[torch.Tensor]:
@@ -173,24 +222,27 @@ def default_sweep(space: SearchSpace) -> list[float]:
 def describe(space: SearchSpace, data: dict | None = None) -> dict:
     """What sensitivities depend on (the model, scheme, proxy and the synthetic `data`): saved
     with them, checked when they are reused."""
+    iterations = {"proxy_iterations": space.proxy_iterations} if space.proxy_iterations else {}
     return {"arch": space.arch, "num_classes": space.num_classes, "scheme": space.scheme.name,
-            "proxy": space.proxy, "samples": space.samples, **(data or {})}
+            "proxy": space.proxy, "samples": space.samples, **iterations, **(data or {})}
 
 
 def search(space: SearchSpace, fp32_model: torch.nn.Module, batches, sweep: list[float] | None = None,
            sensitivities: Sensitivities | None = None) -> SearchResult:
     """Sensitivities on the first `space.samples` synthetic samples (unless given, e.g. loaded
-    from an earlier run), then the exact frontier."""
+    from an earlier run), then the exact frontier, then the chosen widths' prediction."""
     device = next(fp32_model.parameters()).device
+    samples = [b.to(device=device, dtype=torch.float32) for b in _first_samples(batches, space.samples)]
+    if not samples:
+        raise KitError("the generator yielded no batch to measure sensitivities on")
+    folded, samples = for_measuring(fold_batchnorm(copy.deepcopy(fp32_model).eval()), samples)
+    candidates = CandidateWeights(folded, space.specs)  # shared by the measurement and the prediction
     start = time.perf_counter()
     sens = sensitivities
     if sens is None:
-        samples = [b.to(device=device, dtype=torch.float32) for b in _first_samples(batches, space.samples)]
-        if not samples:
-            raise KitError("the generator yielded no batch to measure sensitivities on")
-        folded = fold_batchnorm(copy.deepcopy(fp32_model).eval())
         sens = measure(folded, space.specs, space.searched, samples, weight_bits=space.weight_bits,
-                       act_bits=space.act_bits, proxies=(space.proxy,))[space.proxy]
+                       act_bits=space.act_bits, proxies=(space.proxy,), proxy_iterations=space.proxy_iterations,
+                       candidates=candidates)[space.proxy]
     measured = time.perf_counter() - start
     start = time.perf_counter()
     sweep = sorted(set(sweep or default_sweep(space)) | {space.target})
@@ -202,7 +254,16 @@ def search(space: SearchSpace, fp32_model: torch.nn.Module, batches, sweep: list
     solved = time.perf_counter() - start
     rows = [choice_at(space, sens, frontier, t) for t in sweep if space.sizes.budget(t) >= space.sizes.fixed_bytes
             and frontier.best_within(space.sizes.budget(t) - space.sizes.fixed_bytes) is not None]
-    return SearchResult(space, sens, frontier, chosen, rows, {"sensitivities": measured, "solve": solved})
+    start = time.perf_counter()
+    bits = {name: spec.weight_bits for name, spec in space.specs.items() if spec.weight_bits is not None}
+    bits.update(chosen.weight_bits)
+    with strict_float32():
+        if space.proxy_iterations:  # the searched layers' weights as the proxy measured them (made if
+            # the sensitivities were loaded); layers set apart stay rounded to nearest, as they are measured
+            candidates.reconstruct(list(chosen.weight_bits.items()), samples, space.proxy_iterations)
+        prediction = predict(folded, candidates, bits, samples)
+    seconds = {"sensitivities": measured, "solve": solved, "predict": time.perf_counter() - start}
+    return SearchResult(space, sens, frontier, chosen, rows, seconds, prediction=prediction)
 
 
 def layer_rules(space: SearchSpace, choice: Choice) -> list[dict]:

@@ -16,9 +16,17 @@ Hessian: cross-layer interactions are ignored).
   it from Hessian traces.
 - `mse`: the squared error of the logits, an output-error measure that also counts changes
   that do not move the prediction; kept for comparison (`python -m benchmarks.search --proxies kl,mse`).
+- `adaround-kl`: the KL again, but each layer's weight at each width is first re-rounded by a
+  short AdaRound of that layer alone (candidates.py; `--search-arg proxy_iterations=N`), so that
+  the widths are chosen for what reconstruction (`--method brecq`, `adaround`) leaves, not for
+  round to nearest. Costs layers x widths x N optimisation steps.
+
+A proxy is registered with `reconstructs=True` when its candidate weights come from that
+reconstruction; proxies measured together (one walk) must agree on it.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -29,14 +37,21 @@ PROXIES = Registry("sensitivity proxy")
 DEFAULT_PROXY = "kl"
 
 
-def register_proxy(name: str):
+@dataclass(frozen=True)
+class Proxy:
+    distance: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (reference, logits) -> per sample
+    reconstructs: bool = False  # candidate weights after a short AdaRound of the layer, not rounded to nearest
+
+
+def register_proxy(name: str, *, reconstructs: bool = False):
     def decorate(fn: Callable) -> Callable:
-        return PROXIES.add(name, fn)
+        PROXIES.add(name, Proxy(fn, reconstructs))
+        return fn
 
     return decorate
 
 
-def get_proxy(name: str) -> Callable:
+def get_proxy(name: str) -> Proxy:
     return PROXIES.get(name)
 
 
@@ -54,3 +69,9 @@ def kl_divergence(reference: torch.Tensor, logits: torch.Tensor) -> torch.Tensor
 @register_proxy("mse")
 def logit_mse(reference: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     return (logits.double() - reference.double()).pow(2).mean(dim=1)
+
+
+@register_proxy("adaround-kl", reconstructs=True)
+def kl_after_adaround(reference: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """The KL of `kl`; the difference is in the weights it is measured on (candidates.py)."""
+    return kl_divergence(reference, logits)

@@ -5,6 +5,9 @@
                           plus top-1 measured on real images where the user gave some
     mixed.frontier.png    the same as a plot (plot.py)
     mixed.sensitivities.json  the measured sensitivities (reusable: --sensitivities-from)
+    mixed.prediction.json the chosen point's predicted quantities (compression, bits per weight,
+                          summed sensitivity, and the joint KL and top-1 agreement with FP32 on the
+                          synthetic samples: prediction.py), to set beside a measured top-1
 """
 from __future__ import annotations
 
@@ -22,6 +25,13 @@ def companion_paths(toml_path: str | Path) -> tuple[Path, Path, Path]:
     return tuple(path.with_name(f"{stem}.{suffix}") for suffix in ("frontier.md", "frontier.png", "sensitivities.json"))
 
 
+def prediction_path(toml_path: str | Path) -> Path:
+    """mixed.toml -> mixed.prediction.json (same folder)."""
+    path = Path(toml_path)
+    stem = path.name[: -len(".toml")] if path.name.endswith(".toml") else path.name
+    return path.with_name(f"{stem}.prediction.json")
+
+
 def mean_bits(space: SearchSpace, choice: Choice) -> float:
     """Weight bits per searched weight, weighted by each layer's number of weights."""
     numels = space.sizes.numels
@@ -34,6 +44,29 @@ def widths_summary(choice: Choice) -> str:
     return " ".join(f"{b}b:{counts[b]}" for b in sorted(counts))
 
 
+def predicted(result: SearchResult) -> dict:
+    """The chosen point as numbers: what the search expects before any real image is seen."""
+    space, chosen, prediction = result.space, result.chosen, result.prediction
+    about = {"arch": space.arch, "scheme": space.scheme.name, "target": space.target,
+             "compression": chosen.compression, "quantized_bytes": chosen.quantized_bytes,
+             "fp32_bytes": space.sizes.fp32_bytes, "bits_per_weight": mean_bits(space, chosen),
+             "layers_per_width": widths_summary(chosen), "proxy": space.proxy,
+             "proxy_iterations": space.proxy_iterations, "sensitivity": chosen.sensitivity,
+             "sensitivity_samples": result.sensitivities.samples}
+    return {**about, **(prediction.to_json() if prediction else {})}
+
+
+def prediction_summary(result: SearchResult) -> str:
+    """One clause for the log: the predicted compression, width and, where measured, the joint figures."""
+    values = predicted(result)
+    text = (f"predicted {values['compression']:.2f}% compression, {values['bits_per_weight']:.2f} bits per searched "
+            f"weight, sensitivity {values['sensitivity']:.4g} ({values['proxy']})")
+    if result.prediction:
+        text += (f", all widths at once on {values['samples']} synthetic samples: KL {values['joint_kl']:.4g}, "
+                 f"top-1 agreement with FP32 {values['agreement']:.1f}%")
+    return text
+
+
 def _header(result: SearchResult, command: str | None) -> list[str]:
     space, chosen = result.space, result.chosen
     lines = [
@@ -44,6 +77,9 @@ def _header(result: SearchResult, command: str | None) -> list[str]:
         f"# total sensitivity ({space.proxy}, {result.sensitivities.samples} synthetic samples) "
         f"{chosen.sensitivity:.6g}.",
     ]
+    if result.prediction:
+        lines.append(f"# All chosen widths at once on {result.prediction.samples} synthetic samples (weights only): "
+                     f"KL {result.prediction.joint_kl:.6g}, top-1 agreement with FP32 {result.prediction.agreement:.2f}%.")
     if command:
         lines.append(f"# Command: {command}")
     lines.append("# Use it with: python main.py --model ... --scheme {} --layer-config THIS_FILE".format(space.scheme.name))
@@ -85,6 +121,10 @@ def frontier_table(result: SearchResult) -> str:
              + (f", activations over {space.act_bits}" if space.act_bits else "")
              + f"; {len(space.fixed)} kept. Sensitivities {result.seconds.get('sensitivities', 0):.1f} s, "
              f"solve {result.seconds.get('solve', 0):.3f} s ({len(result.frontier.sizes)} Pareto points)."]
+    if result.prediction:
+        notes.append(f"Predicted for the chosen point, all its widths at once on {result.prediction.samples} "
+                     f"synthetic samples (weights only): KL {result.prediction.joint_kl:.4g}, top-1 agreement "
+                     f"with FP32 {result.prediction.agreement:.2f}%.")
     if measured:
         fp32 = f" FP32 top-1 on the same images: {result.fp32_top1:.2f}%." if result.fp32_top1 is not None else ""
         notes.append("Top-1 is measured on labelled real images after the choice, as a report: it never "
@@ -108,4 +148,6 @@ def write_all(toml_path: str | Path, result: SearchResult, command: str | None, 
     write_frontier_table(table, result)
     plot_frontier(plot, result)
     save_sensitivities(sensitivities, result.sensitivities, about)
-    return [toml, table, plot, sensitivities]
+    prediction = prediction_path(toml)
+    prediction.write_text(json.dumps(predicted(result), indent=1) + "\n", encoding="utf-8")
+    return [toml, table, plot, sensitivities, prediction]

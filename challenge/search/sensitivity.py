@@ -4,8 +4,9 @@ measure), on synthetic batches only.
 For each batch: one FP32 forward for the reference output, then one walk over the network
 (walk.py) that stops before each layer; there, for every candidate width, the layer's output is
 recomputed with its weights quantized as the scheme quantizes them (its observer, per channel or
-per tensor), or its input quantized at that activation width, and the rest of the network runs
-from there. The prefix is never recomputed. Everything else stays in FP32.
+per tensor; for a reconstructing proxy, re-rounded by a short AdaRound first: candidates.py), or
+its input quantized at that activation width, and the rest of the network runs from there. The
+prefix is never recomputed. Everything else stays in FP32.
 
 Activation candidates need each layer's input range first: one calibration pass with the
 scheme's observers (the same as the kit's calibration), whose statistics give a scale and zero
@@ -27,7 +28,7 @@ from ..precision import strict_float32
 from ..quant.layer_config import LayerSpec
 from ..quant.modules import activation_range
 from ..quant.observers import observer_factory
-from ..quant.weights import dequantize, quantize_with_scale, weight_scale
+from .candidates import DEFAULT_ITERATIONS, CandidateWeights
 from .proxies import get_proxy
 from .walk import GraphWalk
 
@@ -106,19 +107,37 @@ def _calibrate(walk: GraphWalk, specs: dict[str, LayerSpec], layers: list[str], 
     return observers
 
 
-@torch.no_grad()
-def measure(folded: nn.Module, specs: dict[str, LayerSpec], layers: list[str], batches: list[torch.Tensor], *,
-            weight_bits: list[int], act_bits: list[int] | None = None,
-            proxies: tuple[str, ...] = ("kl",)) -> dict[str, Sensitivities]:
-    """`folded`: the BatchNorm-folded FP32 model on its device; `layers`: those to measure.
-    Several proxies cost one measurement: they read the same perturbed outputs."""
-    distances = {proxy: get_proxy(proxy) for proxy in proxies}
+def for_measuring(folded: nn.Module, batches: list[torch.Tensor]) -> tuple[nn.Module, list[torch.Tensor]]:
+    """The model and batches in the layout that measures fastest on their device."""
     if next(folded.parameters()).device.type == "cpu":
         # oneDNN's convolutions run 1.5-1.8x faster on channels-last tensors (measured on
         # ResNet18 and MobileNetV2, 2 cores); the values are the same up to float rounding.
         folded = folded.to(memory_format=torch.channels_last)
         batches = [b.contiguous(memory_format=torch.channels_last) for b in batches]
+    return folded, batches
+
+
+def reconstructs(proxies: tuple[str, ...]) -> bool:
+    """Whether these proxies (measured together) read reconstructed candidate weights."""
+    kinds = {get_proxy(proxy).reconstructs for proxy in proxies}
+    if len(kinds) > 1:
+        raise KitError(f"proxies {', '.join(proxies)} cannot be measured together: some reconstruct the "
+                       "weights first and some do not; measure them separately")
+    return kinds.pop()
+
+
+@torch.no_grad()
+def measure(folded: nn.Module, specs: dict[str, LayerSpec], layers: list[str], batches: list[torch.Tensor], *,
+            weight_bits: list[int], act_bits: list[int] | None = None, proxies: tuple[str, ...] = ("kl",),
+            proxy_iterations: int | None = None, candidates: CandidateWeights | None = None) -> dict[str, Sensitivities]:
+    """`folded`: the BatchNorm-folded FP32 model on its device; `layers`: those to measure.
+    Several proxies cost one measurement: they read the same perturbed outputs. A reconstructing
+    proxy first runs `proxy_iterations` AdaRound steps per layer and width (candidates.py).
+    `candidates`: the caller's, made on `folded` as for_measuring returns it (to reuse them)."""
+    distances = {proxy: get_proxy(proxy).distance for proxy in proxies}
+    folded, batches = for_measuring(folded, batches)
     walk = GraphWalk(folded.eval())
+    candidates = candidates or CandidateWeights(folded, specs)
     act_layers = [name for name in layers if act_bits and specs[name].act_bits is not None]
     samples = sum(len(b) for b in batches)
     results = {proxy: Sensitivities(proxy, samples, {n: {b: 0.0 for b in weight_bits} for n in layers},
@@ -138,23 +157,16 @@ def measure(folded: nn.Module, specs: dict[str, LayerSpec], layers: list[str], b
                                   *activation_range(b, specs[name].reduce_range)) for b in act_bits}
                        for name in act_layers}
             del observers
-        originals = {name: walk.module.get_submodule(name).weight.data for name in layers}
-        scales: dict[tuple[str, int], torch.Tensor] = {}  # the MSE clipping search runs once per width
-
-        def quantized(name: str, bits: int) -> torch.Tensor:
-            spec, weight = specs[name], originals[name]
-            if (name, bits) not in scales:  # from the weight as the kit's freeze() sees it
-                scales[name, bits] = weight_scale(weight.contiguous(), bits, spec.per_channel, spec.weight_observer)
-            values = dequantize(quantize_with_scale(weight, scales[name, bits], bits), scales[name, bits])
-            return torch.empty_like(weight).copy_(values)
-
+        if reconstructs(tuple(proxies)):
+            candidates.reconstruct([(n, b) for n in layers for b in weight_bits], batches,
+                                   proxy_iterations or DEFAULT_ITERATIONS)
         references = [walk.module(batch) for batch in batches]  # the FP32 outputs
         bar = Bar("sensitivity", max=len(batches) * len(layers), file=sys.stderr, suffix="%(index)d/%(max)d %(eta)ds")
         for batch, reference in zip(batches, references):
             for name, layer_input, resume in walk.cuts(batch, layers):
                 layer = walk.module.get_submodule(name)
                 for bits in weight_bits:
-                    with _swapped_weight(layer, quantized(name, bits)):
+                    with _swapped_weight(layer, candidates.weight(name, bits)):
                         output = layer(layer_input)
                     add("weights", name, bits, reference, resume(output))
                 for bits, (scale, zero_point, qmin, qmax) in qparams.get(name, {}).items():

@@ -13,7 +13,7 @@ from ..errors import KitError
 from ..process import log
 from ..quant.layer_config import read_layer_config
 from .pipeline import SearchSpace, describe, plan, search
-from .report import write_all
+from .report import prediction_summary, write_all
 
 
 def _number_list(value, key: str) -> list:
@@ -39,12 +39,13 @@ def search_space(settings, arch: str, num_classes: int, scheme) -> tuple[SearchS
         sweep = _number_list(sweep, "sweep")
         if not all(0 <= v < 100 for v in sweep):
             raise KitError(f"--search-arg sweep= points must be percentages from 0 to below 100; got {sweep!r}")
-    if "samples" in kwargs and (not isinstance(kwargs["samples"], int) or isinstance(kwargs["samples"], bool)):
-        raise KitError(f"--search-arg samples= takes a whole number; got {kwargs['samples']!r}")
+    for key in ("samples", "proxy_iterations"):
+        if key in kwargs and (not isinstance(kwargs[key], int) or isinstance(kwargs[key], bool)):
+            raise KitError(f"--search-arg {key}= takes a whole number; got {kwargs[key]!r}")
     try:
         inspect.signature(plan).bind(None, None, None, None, **kwargs)
     except TypeError:
-        raise KitError(f"--search-arg takes samples, weight_bits, act_bits, fix, proxy or sweep; got "
+        raise KitError(f"--search-arg takes samples, weight_bits, act_bits, fix, proxy, proxy_iterations or sweep; got "
                        f"{', '.join(sorted(settings.kwargs))}") from None
     return plan(arch, num_classes, scheme, settings.target, **kwargs), sweep
 
@@ -61,7 +62,7 @@ def searched_layer_rules(space: SearchSpace, sweep: list | None, fp32_model, bat
     from that file: the run uses exactly the file it leaves behind."""
     result = search(space, fp32_model, batches, list(sweep) if sweep else None)
     paths = write_all(out, result, command, describe(space, facts))
-    log(f"{space.arch}: searched widths for >= {space.target}%: predicted {result.chosen.compression:.2f}% "
-        f"({result.seconds['sensitivities']:.1f} s sensitivities, {result.seconds['solve']:.3f} s solve); "
-        f"wrote {', '.join(map(str, paths))}")
+    log(f"{space.arch}: searched widths for >= {space.target}%: {prediction_summary(result)} "
+        f"({result.seconds['sensitivities']:.1f} s sensitivities, {result.seconds['solve']:.3f} s solve, "
+        f"{result.seconds['predict']:.1f} s prediction); wrote {', '.join(map(str, paths))}")
     return read_layer_config(paths[0])

@@ -76,15 +76,38 @@ def test_frontier_is_monotone_and_written(tmp_path, searched):
     assert plot_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_search_after_reconstruction_meets_the_target_as_the_scorer_counts_it(tmp_path):
+    """proxy=adaround-kl: sensitivities after a short AdaRound of each layer and width (two steps
+    here; ShuffleNetV2's stem and stage 2, the rest fixed), then the same choice, TOML and artifact
+    as any proxy."""
+    torch.manual_seed(0)
+    model = build_architecture("shufflenet_v2_x1_0", 10).eval()
+    target = 74.6  # between all 8-bit (74.36%) and all 2-bit (74.94%) on the layers left
+    space = plan("shufflenet_v2_x1_0", 10, get_scheme("int8"), target, weight_bits=(2, 8), samples=1,
+                 fix=["stage[34]*", "conv5*"], proxy="adaround-kl", proxy_iterations=2)
+    result = search(space, model, [batches()[0][:1]])
+    assert result.chosen.compression >= target and 2 in result.chosen.weight_bits.values()
+    assert result.prediction.samples == 1 and 0 <= result.prediction.agreement <= 100
+    rules = read_layer_config(write_layer_config(tmp_path / "mixed.toml", result, "test"))
+    qmodel = quantize_model(model, space.scheme, batches(), rules)
+    artifact = tmp_path / "model.safetensors"
+    save_artifact(artifact, qmodel, arch="shufflenet_v2_x1_0", num_classes=10, scheme="int8", generator="gaussian")
+    contents = read_artifact(artifact)
+    assert contents.quantized_bytes == result.chosen.quantized_bytes
+    assert compression_ratio(contents.fp32_bytes, contents.quantized_bytes) >= target
+
+
 def test_search_is_deterministic(trained_resnet18):
-    space = plan("resnet18", 10, get_scheme("int8"), 74.0, **SMALL, fix=["layer[234]*"])
+    # Layers 2-4 fixed at 8 bits leave 74.96-75.23%: a target inside makes a real choice.
+    space = plan("resnet18", 10, get_scheme("int8"), 75.1, **SMALL, fix=["layer[234]*"])
     first, again = (search(space, copy.deepcopy(trained_resnet18), batches()) for _ in range(2))
     assert again.sensitivities.weights == first.sensitivities.weights
     assert again.chosen == first.chosen
 
 
 def test_activation_widths_are_chosen_and_round_trip(tmp_path, trained_resnet18):
-    space = plan("resnet18", 10, W4A4, 80.0, weight_bits=(4, 8), act_bits=(4, 6), samples=1, fix=["layer[34]*"])
+    # Layers 3-4 fixed at 4 bits leave 86.67-87.42%: a target inside makes a real choice.
+    space = plan("resnet18", 10, W4A4, 87.0, weight_bits=(4, 8), act_bits=(4, 6), samples=1, fix=["layer[34]*"])
     assert "conv1" not in space.act_searched  # the scheme keeps the image input at its own width
     result = search(space, trained_resnet18, batches())
     assert set(result.chosen.act_bits) == set(space.act_searched) and space.act_searched
@@ -100,9 +123,14 @@ def test_activation_widths_are_chosen_and_round_trip(tmp_path, trained_resnet18)
     (-1.0, {}, "from 0 to below 100"),
     (float("nan"), {}, "from 0 to below 100"),
     (95.0, {}, "beyond what resnet18 reaches with 2-bit weights"),
+    (50.0, {}, "below what resnet18 already reaches with 8-bit weights"),
+    (80.0, {"weight_bits": (2, 3, 4)}, r"below what resnet18 already reaches with 4-bit weights .*87\.\d\d% \(4-bit"),
+    (100.0, {}, r"reaches 74\.96% \(8-bit weights\) to 93\.66% \(2-bit weights\)"),
     (80.0, {"fix": ["layer9.*"]}, "matches no layer"),
     (80.0, {"weight_bits": (1, 4)}, "widths from 2 to 8"),
     (80.0, {"proxy": "magic"}, "unknown sensitivity proxy"),
+    (80.0, {"proxy_iterations": 5}, "proxy_iterations applies to a proxy that reconstructs"),
+    (80.0, {"proxy": "adaround-kl", "proxy_iterations": 0}, "proxy_iterations takes a whole number of at least 1"),
 ])
 def test_bad_plans_are_user_errors(target, kwargs, message):
     with pytest.raises(KitError, match=message):

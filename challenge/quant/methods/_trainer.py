@@ -86,8 +86,9 @@ class UnitTrainer:
         for optimiser in self.optimisers:
             optimiser.zero_grad(set_to_none=True)
 
-    def run(self, title: str) -> list[float]:
-        """All iterations; returns the loss every iterations/20 steps."""
+    def run(self, title: str | None) -> list[float]:
+        """All iterations; returns the loss every iterations/20 steps. A progress bar with `title`
+        (None: none, for callers that run hundreds of short units under a bar of their own)."""
         from progress.bar import Bar
 
         iterations = self.settings.iterations
@@ -95,17 +96,20 @@ class UnitTrainer:
         for layer in self.layers:
             layer.dropping = self.settings.drop_prob > 0
         history, every = [], max(1, iterations // 20)
-        bar = Bar(title, max=iterations, file=sys.stderr, suffix="%(index)d/%(max)d loss %(loss)s")
-        bar.loss = "-"
+        bar = Bar(title, max=iterations, file=sys.stderr, suffix="%(index)d/%(max)d loss %(loss)s") if title else None
+        if bar:
+            bar.loss = "-"
 
         def note(done: int) -> None:
             history.append(float(self.loss))  # one host sync per `every` steps
-            bar.loss = f"{history[-1]:.4g}"
-            bar.goto(done)
+            if bar:
+                bar.loss = f"{history[-1]:.4g}"
+                bar.goto(done)
 
         run_steps(self.step, iterations, self.device, zero_grad=self._zero_grad, every=every, report=note,
                   graph=on_device)
-        bar.finish()
+        if bar:
+            bar.finish()
         for layer in self.layers:
             layer.dropping = False
         return history
