@@ -1,20 +1,21 @@
 """Generation in bf16: autocast and channels-last memory on a GPU, an option of every generator.
 
-`precision` (a generator keyword, `--gen-arg precision=bf16`): "fp32" (the default: the float32
-path, on any device), "bf16" (autocast, on any device), or "auto" (bf16 on CUDA, float32 on the
-CPU, whose bf16 convolutions are slower than its float32 ones). Under bf16 the frozen model's and
-the generator network's forward and backward passes run in bf16 with channels-last tensors (the
+`precision` (a generator keyword, `--gen-arg precision=bf16`): "fp32" (the float32 path, on any
+device), "bf16" (autocast, on any device), or "auto" (bf16 on CUDA, float32 on the CPU, whose
+bf16 convolutions are slower than its float32 ones). Under bf16 the frozen model's and the
+generator network's forward and backward passes run in bf16 with channels-last tensors (the
 tensor-core NHWC kernels); what the images are optimised against stays in float32: the
 BatchNorm statistics (float32 reductions of the recorded inputs), the losses, the latents, the
 pixels and Adam's state. The autocast weight cache is off: a CUDA graph must not capture a
 cache that outlives it.
 
-Why float32 stays the default (one H200, MobileNetV2; benchmarks/results/h200-speed.md): a
-Genie-D step at batch 256 took 0.181 s in bf16 against 0.188 s in float32: the step is bound by
-memory-bound elementwise work and BatchNorms, not by the convolutions that tensor cores speed up;
-ZeroQ at 64 images was slower in bf16 (0.037 against 0.030 s a step); and the two w4a8 brecq
-models calibrated on bf16 Genie-D images scored 79.36% and 80.35% on the shared images against
-80.02% for float32 images: no gain worth a change of the default.
+Defaults, from measurements (benchmarks/results/h200-speed.md): Genie-D "auto", because its
+step is compiled whole on a GPU, and compiled bf16 is 1.4x compiled float32 (0.066 against
+0.094 s a MobileNetV2 step at batch 256, one H100); eagerly bf16 did not pay (0.181 against
+0.188 s on an H200: the eager step is bound by elementwise work and BatchNorms, which only
+compiling fuses). ZeroQ and GDFQ "fp32": not compiled, ZeroQ was slower in bf16 (0.037
+against 0.030 s a step at 64 images) and GDFQ's gain (0.047 to 0.034 s with its CUDA graph) is
+small in a run.
 """
 from __future__ import annotations
 

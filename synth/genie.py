@@ -17,10 +17,12 @@ the standard deviations, divided by the number of channels; the image's own per-
 means and stds pulled to 0 and 1.
 Departures, ours:
 - 200 steps per batch of 256 by default instead of 4,000 per batch of 128. Genie reports hours of
-  distillation; a kit run has a 10-minute budget per model, most of it for reconstruction. On one
-  H200 a step of MobileNetV2 at batch 256 takes 0.17-0.19 s (float32 or bf16 alike: the step
-  is bound by memory-bound elementwise work, see synth/_precision.py), so 1,024 images take
-  124-144 s at 200 steps and about 25 minutes at the paper's `iterations=4000, batch_size=128`.
+  distillation; a kit run has a 10-minute budget per model, most of it for reconstruction. On a
+  GPU the whole step is compiled (Distiller) and runs in bf16 (`precision="auto"`, float32
+  statistics and losses): on one H100 a MobileNetV2 step at batch 256 takes 0.063-0.066 s,
+  against 0.094 s compiled in float32 and 0.194 s eager in float32, after compiling once per
+  model and batch size (about 2 minutes on a cold Inductor cache, 46 s on a warm one).
+  1,024 images took 183 s on a cold cache (benchmarks/results/h200-speed.md).
 - The generator's two "upsample x2, then 3x3 convolution" pairs are computed as sub-pixel
   convolutions (upsampled_conv): the same function of the same weights, without the upsampled
   maps.
@@ -30,8 +32,8 @@ Departures, ours:
 - A batch is never a single image: a last batch of one is made as a batch of two and one image
   is kept (BatchNorm statistics over one image of a 1x1 map are degenerate, and one-image
   convolutions take a non-reproducible CPU path: see zeroq._pad_single_image).
-Deterministic for a seed on a given device: latents, generator initialisation and every jitter
-offset come from CPU generators.
+Deterministic for a seed on a given device and code path (eager or compiled): latents, generator
+initialisation and every jitter offset come from CPU generators.
 """
 from __future__ import annotations
 
