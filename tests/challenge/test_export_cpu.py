@@ -27,7 +27,8 @@ def _saturating_conv() -> bytes:
              helper.make_node("DequantizeLinear", ["w", "w.scale", "w.zp"], ["w.dq"]),
              helper.make_node("Conv", ["x.dq", "w.dq"], ["y.f"], kernel_shape=[1, 1]),
              helper.make_node("QuantizeLinear", ["y.f", "y.scale", "y.zp"], ["y"])]
-    graph = helper.make_graph(nodes, "saturation", [helper.make_tensor_value_info("x", TensorProto.UINT8, [1, CHANNELS, 4, 4])],
+    graph = helper.make_graph(nodes, "saturation",
+                              [helper.make_tensor_value_info("x", TensorProto.UINT8, [1, CHANNELS, 4, 4])],
                               [helper.make_tensor_value_info("y", TensorProto.UINT8, [1, 4, 4, 4])],
                               [numpy_helper.from_array(np.asarray(v), k) for k, v in constants.items()])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
