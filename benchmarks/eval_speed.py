@@ -113,6 +113,13 @@ def measure(args, arch, weights, folder, classes, device) -> dict:
             "operators": operators}
 
 
+def _kernels(report: dict) -> str:
+    if "onnxruntime_exact_u8u8" not in report:
+        return ""
+    return (" ONNX Runtime's integer kernels: uint8 x uint8 (exact sums on this CPU without VNNI)."
+            if report["onnxruntime_exact_u8u8"] else " ONNX Runtime's integer kernels: uint8 x int8.")
+
+
 def markdown(report: dict) -> str:
     names = list(next(iter(report["models"].values()))["median"])
     lines = [f"# Evaluation speed on {report['cpu_threads']} CPU threads", "",
@@ -122,7 +129,7 @@ def markdown(report: dict) -> str:
              "rounds (each round times every configuration once). The machine is shared: other processes may "
              "have been running, which moves all figures but hits every configuration of a round alike "
              f"(1-minute load average at the start {report.get('load_average_start', ['?'])[0]}, at the end "
-             f"{report.get('load_average_end', ['?'])[0]}).", "",
+             f"{report.get('load_average_end', ['?'])[0]})." + _kernels(report), "",
              "| model | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
     for model, result in report["models"].items():
         lines.append(f"| {model} | " + " | ".join(f"{result['median'][n]:.1f}" for n in names) + " |")
@@ -177,7 +184,11 @@ def main(argv=None) -> int:
     if args.onnxruntime:
         import onnxruntime
 
+        from challenge.export.cpu import u8s8_saturates
+
         report["onnxruntime"] = onnxruntime.__version__
+        # Which integer kernels ONNX Runtime ran: the exact uint8 x uint8 ones on a CPU without VNNI.
+        report["onnxruntime_exact_u8u8"] = u8s8_saturates()
     report["load_average_start"] = os.getloadavg()  # other processes on the machine, for the record
     for arch, (weights, folder, classes) in setups.items():
         report["models"][arch] = measure(args, arch, weights, folder, classes, device)

@@ -112,7 +112,8 @@ def compare(first: Path, *others: Path) -> list[str]:
     a, b = _load_runs([first]), _load_runs(others)
     lines = [f"{a['device']} ({a['runtime']}, torch {a['torch']}) vs {b.get('gpu', b['device'])} "
              f"({b['runtime']}, torch {b['torch']})", "",
-             "| model | images | differing predictions | top-1 A | top-1 B |", "|---|---:|---:|---:|---:|"]
+             "| model | images | differing predictions | first half / second half | agreement | top-1 A | top-1 B |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     total = 0
     for model, x in a["models"].items():
         y = b["models"].get(model)
@@ -121,10 +122,13 @@ def compare(first: Path, *others: Path) -> list[str]:
         if x["artifact_sha256"] != y["artifact_sha256"] or set(x["predicted"]) != set(y["predicted"]):
             raise SystemExit(f"error: {model}: the two runs evaluated different artifacts or images; "
                              "pass --artifacts with the first run's models/ folder")
-        differ = sum(x["predicted"][image] != y["predicted"][image] for image in x["predicted"])
+        images = sorted(x["predicted"])  # the halves of the canonical (sorted) image list
+        differs = [x["predicted"][image] != y["predicted"][image] for image in images]
+        differ, half = sum(differs), len(images) // 2
         total += differ
-        count = len(x["predicted"])
-        lines.append(f"| {model} | {count} | {differ} | {100 * x['correct'] / count:.2f} | "
+        count = len(images)
+        lines.append(f"| {model} | {count} | {differ} | {sum(differs[:half])} / {sum(differs[half:])} | "
+                     f"{100 * (1 - differ / count):.2f}% | {100 * x['correct'] / count:.2f} | "
                      f"{100 * y['correct'] / count:.2f} |")
     lines += ["", f"{total} differing prediction(s) in all"]
     return lines
