@@ -212,11 +212,13 @@ class Distiller:
     def __exit__(self, *exc):
         return self._stack.__exit__(*exc)
 
-    def batch(self, count, *, input_shape, seed, iterations, lr_latent, lr_generator, decay, patience,
-              min_lr, latent_dim, eps) -> torch.Tensor:
-        """`count` images (at least two are made) from a fresh generator."""
+    def batch(self, count, *, batch_size, input_shape, seed, iterations, lr_latent, lr_generator, decay,
+              patience, min_lr, latent_dim, eps) -> torch.Tensor:
+        """`count` images (at least two are made) from a fresh generator. A compiled step makes a
+        short last batch at the full `batch_size` and keeps `count` of them: a new batch size would
+        compile again (minutes), a fuller batch costs one batch's steps at most."""
         device = self.device
-        made = max(count, 2)
+        made = max(batch_size if self.swing.stencil else count, 2)
         rng = torch.Generator().manual_seed(seed)
         self.swing.rng = rng
         with torch.random.fork_rng(devices=[]):  # seeded initialisation without touching the caller's RNG
@@ -266,6 +268,7 @@ def genie(model, *, num_classes, input_shape=(3, 224, 224), num_samples=1024, ba
     with Distiller(model, jitter, precision) as distiller:
         for number, start in enumerate(range(0, num_samples, batch_size)):
             count = min(batch_size, num_samples - start)
-            yield distiller.batch(count, input_shape=input_shape, seed=seed * 100_003 + number,
+            yield distiller.batch(count, batch_size=min(batch_size, num_samples), input_shape=input_shape,
+                                  seed=seed * 100_003 + number,
                                   iterations=iterations, lr_latent=lr_latent, lr_generator=lr_generator,
                                   decay=decay, patience=patience, min_lr=min_lr, latent_dim=latent_dim, eps=eps)

@@ -1,6 +1,6 @@
 """Genie-D's compiled step (synth/genie.py, compiled on a GPU): the swing as a one-hot stencil
 gives exactly the eager crop, and the traced step gives the eager step's images with one graph
-for every batch of a size (a new graph per batch would recompile for minutes on a GPU)."""
+for every batch, a short last one included (a new graph would compile for minutes on a GPU)."""
 from __future__ import annotations
 
 import torch
@@ -45,7 +45,7 @@ def _images(monkeypatch, backend):
         monkeypatch.setattr(genie.Distiller, "__init__",
                             lambda self, model, jitter, precision: original(self, model, jitter, precision, counting))
     model = _small_teacher()
-    images = list(genie.genie(model, num_classes=10, input_shape=(3, 16, 16), num_samples=6, batch_size=2,
+    images = list(genie.genie(model, num_classes=10, input_shape=(3, 16, 16), num_samples=5, batch_size=2,
                               iterations=3, latent_dim=8))
     return images, graphs
 
@@ -53,5 +53,5 @@ def _images(monkeypatch, backend):
 def test_traced_step_matches_the_eager_step_with_one_graph(monkeypatch):
     eager, _ = _images(monkeypatch, None)
     traced, graphs = _images(monkeypatch, "counting")
-    assert len(graphs) == 1, f"{len(graphs)} graphs for three batches of one size"
+    assert len(graphs) == 1, f"{len(graphs)} graphs for batches of 2, 2 and 1 (made as 2)"
     assert all(torch.equal(a, b) for a, b in zip(eager, traced))
