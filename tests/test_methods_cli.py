@@ -1,5 +1,6 @@
 """--method and --method-arg through main.py, as a participant runs it (real processes)."""
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -62,6 +63,9 @@ def test_brecq_on_bf16_zeroq_images_through_main(tmp_path):
         metadata = json.loads(handle.metadata()["dfq_artifact"])
     assert metadata["method"] == "brecq" and metadata["method_args"] == {"iterations": 3, "batch_size": 4}
     assert "brecq: 10 units in" in result.stderr  # the per-unit seconds, then their total
+    # and where each unit's seconds went: caching its inputs, the first (compiling) step, the rest
+    assert re.search(r"brecq 1/10 conv1: [\d.]+ s \(inputs cached [\d.]+ s, first 1 steps [\d.]+ s, "
+                     r"2 steps at [\d.]+ ms\)", result.stderr), result.stderr
 
 
 def test_participant_method_file(tmp_path):
