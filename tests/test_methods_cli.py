@@ -66,6 +66,11 @@ def test_brecq_on_bf16_zeroq_images_through_main(tmp_path):
     # and where each unit's seconds went: caching its inputs, the first (compiling) step, the rest
     assert re.search(r"brecq 1/10 conv1: [\d.]+ s \(inputs cached [\d.]+ s, first 1 steps [\d.]+ s, "
                      r"2 steps at [\d.]+ ms\)", result.stderr), result.stderr
+    # benchmarks/pipeline_speed.py reads these lines back: its parser must keep up with them
+    from benchmarks.pipeline_speed import parse_log
+
+    units = parse_log(result.stderr)["units"]
+    assert len(units) == 10 and all(u["steps"] == 2 and u["ms_a_step"] >= 0 for u in units), units
 
 
 def test_participant_method_file(tmp_path):
