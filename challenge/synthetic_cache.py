@@ -10,8 +10,8 @@ output.txt as generating them again.
 File `synthetic-<key>.safetensors` under `<cache folder>/synthetic/`, one float tensor per batch,
 its metadata holding the description the key was made from. The key is a sha256 of:
 - the generator's name and code: every .py file in the folder of the file that defines it (the
-  kit's synth/ for a registered one, the participant's folder for theirs), so an edit anywhere a
-  generator can import from there makes a new key;
+  kit's synth/ for a registered one, the participant's folder for theirs) and in challenge/
+  (the step loops and switches generators run on), so an edit there makes a new key;
 - its keyword arguments, seed, the model's name and a digest of every tensor of its state;
 - the device kind and name, the torch version, and the DFQ_COMPILE / DFQ_CUDA_GRAPHS switches
   (another kernel is other floating-point rounding, so other images).
@@ -37,14 +37,19 @@ FORMAT_VERSION = 1
 SWITCHES = ("DFQ_COMPILE", "DFQ_CUDA_GRAPHS")
 
 
+KIT = Path(__file__).resolve().parent  # challenge/: the step loops and switches generators use
+
+
 def _code_digest(generator: Callable) -> str:
-    try:
-        source = Path(inspect.getsourcefile(inspect.unwrap(generator)) or "")
-    except TypeError:  # a builtin or a callable object without a file: its repr stands for it
-        return hashlib.sha256(repr(generator).encode()).hexdigest()
     digest = hashlib.sha256()
-    for path in sorted(source.parent.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    try:
+        folders = [Path(inspect.getsourcefile(inspect.unwrap(generator)) or "").resolve().parent, KIT]
+    except TypeError:  # a builtin or a callable object without a file: its repr stands for it
+        folders = [KIT]
+        digest.update(repr(generator).encode())
+    for folder in folders:
+        for path in sorted(folder.glob("*.py")):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
