@@ -13,7 +13,7 @@ its metadata holding the description the key was made from. The key is a sha256 
   kit's synth/ for a registered one, the participant's folder for theirs) and in challenge/
   (the step loops and switches generators run on), so an edit there makes a new key;
 - its keyword arguments, seed, the model's name and a digest of every tensor of its state;
-- the device kind and name, the torch version, and the DFQ_COMPILE / DFQ_CUDA_GRAPHS switches
+- the device kind and name, the torch and torchvision versions, and the DFQ_COMPILE / DFQ_CUDA_GRAPHS switches
   (another kernel is other floating-point rounding, so other images).
 Written to a temporary name and os.replace'd (a reader never sees half a file); a file that does
 not read back, or whose description differs, gives one note and is made again. A file that cannot
@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import torch
+import torchvision
 
 from .process import log
 
@@ -70,7 +71,7 @@ def describe(generator: Callable, spec: str, arguments: dict, seed: int, model_n
         "arguments": repr(sorted(arguments.items())), "seed": seed, "model": model_name,
         "weights": _weights_digest(model), "device": device.type,
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-        "torch": torch.__version__, "switches": {name: os.environ.get(name) for name in SWITCHES},
+        "torch": torch.__version__, "torchvision": torchvision.__version__, "switches": {name: os.environ.get(name) for name in SWITCHES},
     }
 
 
