@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
+# NOT RUN on 2026-12-06: no device machine could be had for it that session; ready for the next.
 # Issue 20, device call 8 (2026-12-06, second session): where brecq's seconds go per unit (the new
 # log line: inputs cached, first steps, ms a step), float32 against bf16 autocast block forwards;
 # Genie-D compiled with dynamic shapes on a cold cache (does sharing kernels between layers cut
 # the 2-minute compile?), then again on the warm cache.
 export PYTHONUNBUFFERED=1 PYTHONPATH=.pydeps
+# The device returns only a few files under $OUT (call 10 lost its artifacts that way): the
+# runs write under runs/c8 and go back as one tar, made on exit (a timeout included).
+RETURN_TO=$OUT; OUT=runs/c8; rm -rf "$OUT"; mkdir -p "$OUT"
+trap 'tar cf "$RETURN_TO/c8.tar" --exclude="*.png" -C runs c8' EXIT
 R=benchmarks/results/h200-speed
 W=.assets/weights; D=.assets/val-tiny
-mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python3 -c "import torch, triton, os; print(torch.__version__, triton.__version__, os.cpu_count(), 'cpus')"
 BRECQ="--model mobilenet_v2 --weights-dir $W --data $D --scheme w4a8 --generator gaussian --num-samples 1024 --method brecq --method-arg iterations=2000 --device cuda"

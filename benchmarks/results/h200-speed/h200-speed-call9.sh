@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
+# NOT RUN on 2026-12-06: no device machine could be had for it that session; ready for the next.
 # Issue 20, device call 9 (2026-12-06, second session): the whole `w4a8 genie brecq` command at the
 # defaults for the ResNet18 and ShuffleNetV2 stand-ins, each on a cold Inductor cache as a new
 # user meets it (the stage table and per-unit breakdown; the artifacts come back and are scored
 # on this side's 1,670 imagenette images). The ResNet18 stand-in travels in float16 (the transfer
 # limit) and is widened back to float32 here: its top-1 is then that of weights rounded to fp16.
 export PYTHONUNBUFFERED=1 PYTHONPATH=.pydeps
-mkdir -p "$OUT"
+# The device returns only a few files under $OUT (call 10 lost its artifacts that way): the
+# runs write under runs/c9 and go back as one tar, made on exit (a timeout included).
+RETURN_TO=$OUT; OUT=runs/c9; rm -rf "$OUT"; mkdir -p "$OUT"
+trap 'tar cf "$RETURN_TO/c9.tar" --exclude="*.png" -C runs c9' EXIT
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 mkdir -p /tmp/r18 && python3 -c "
 import torch
