@@ -39,6 +39,8 @@ def test_soft_weight_and_penalty_match_their_definitions():
     assert torch.allclose(weight, torch.clamp(floor + h, -7, 7) * scale0.view(-1, 1))
     beta = torch.tensor([2.0])
     assert torch.allclose(_fused.rounding_penalty(v, beta), (1 - (2 * h - 1).abs().pow(2)).sum())
+    assert _fused.rounding_penalty(v, beta).shape == ()  # the rows summed (the compiled part gives rows)
+    assert torch.allclose(_fused._rounding_penalty(v, beta), (1 - (2 * h - 1).abs().pow(2)).sum(dim=1))
 
 
 def test_steps_run_eagerly_on_the_cpu_and_report():
@@ -76,6 +78,6 @@ def test_one_graph_serves_layers_of_every_shape():
         v = torch.nn.Parameter(torch.randn(channels, rest))
         floor, scale0 = torch.zeros(channels, rest), torch.rand(channels) + 0.1
         log_scale = torch.nn.Parameter(torch.zeros(channels))
-        (soft(v, floor, scale0, log_scale, *bounds).sum() + penalty(v, beta)).backward()
+        (soft(v, floor, scale0, log_scale, *bounds).sum() + penalty(v, beta).sum()).backward()
     torch._dynamo.reset()
     assert len(graphs) == 2, [g.code for g in graphs]

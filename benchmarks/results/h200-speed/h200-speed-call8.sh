@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# NOT RUN on 2026-12-06: no device machine could be had for it that session; ready for the next.
+# Ran 2026-12-06 (third session) on an H100: 182 s; results in h200-speed.md and call8/
 # Issue 20, device call 8 (2026-12-06, second session): where brecq's seconds go per unit (the new
 # log line: inputs cached, first steps, ms a step), the kernels of three units' steps (profiled:
 # why does the classifier, one Linear, take 1.5 ms a step?), float32 against bf16 autocast block forwards;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# NOT RUN on 2026-12-06: no device machine could be had for it that session; ready for the next.
+# Ran in part 2026-12-06 (third session), H100, ResNet18 only with a 265 s limit (the device minutes left): call9-partial/; the whole script is for a later call.
 # Issue 20, device call 9 (2026-12-06, second session): the whole `w4a8 genie brecq` command at the
 # defaults for the ResNet18 and ShuffleNetV2 stand-ins, each on a cold Inductor cache as a new
 # user meets it (the stage table and per-unit breakdown; the artifacts come back and are scored

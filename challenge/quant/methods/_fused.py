@@ -82,8 +82,11 @@ def _soft_weight(v, floor, scale0, log_scale, low, high):
 
 
 def _rounding_penalty(v, beta):
-    """AdaRound's regulariser sum(1 - |2 h(V) - 1|^beta): pushes every h(V) to 0 or 1."""
-    return (1 - (2 * rectified_sigmoid(v) - 1).abs().pow(beta)).sum()
+    """AdaRound's regulariser sum(1 - |2 h(V) - 1|^beta), per output channel (row): pushes every
+    h(V) to 0 or 1. Rows, not the total: compiled with dynamic shapes, a sum down to one number
+    ran as one thread block looping over every weight (1.2 ms a step for MobileNetV2's
+    classifier, 87% of its unit's step, profiled on an H100); a sum per row runs a block per row."""
+    return (1 - (2 * rectified_sigmoid(v) - 1).abs().pow(beta)).sum(dim=1)
 
 
 _act_fake_quant_2d = _on_gpu_compiled(_act_fake_quant)
@@ -105,5 +108,5 @@ def soft_weight(v, floor, scale0, log_scale, low, high):
 
 
 def rounding_penalty(v, beta):
-    """`_rounding_penalty` of a (channels, rest) parameter."""
-    return _rounding_penalty_2d(v, beta)
+    """AdaRound's regulariser of a (channels, rest) parameter: `_rounding_penalty`'s rows, summed."""
+    return _rounding_penalty_2d(v, beta).sum()
