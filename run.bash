@@ -7,7 +7,9 @@
 # --nproc-per-node N runs them as N processes (python -m challenge.launch: torchrun, one GPU
 # each on CUDA, gloo on the CPU), after main.py --check-processes N has checked the inputs, so
 # a mistake is one error line, not torchrun's report. The models share the decoded-image cache
-# (--cache-dir): the first decodes the images, the next two read them.
+# (--cache-dir): the first decodes the images, the next two read them. With --reuse-synthetic
+# each model's synthetic calibration images are kept there too, and the next run.bash that asks
+# the same generator, arguments and seed reads them back instead of generating them again.
 # Stops with main.py's non-zero exit code at the first error.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"

@@ -16,6 +16,11 @@ run keeps its artifact, output.txt, log and layer config in OUT/runs/<label>/; t
 packs it and checks it with verification (`python -m scorer pack`, then `check --verify`) on a
 one-model challenge over the same images, and its verified top-1 and compression are the row.
 
+Every run asks for the same synthetic images (generator, arguments, seed): the first run makes
+and keeps them (`main.py --reuse-synthetic`, in main.py's cache folder or `--cache-dir DIR`)
+and the others read them back, the same tensors, in seconds instead of minutes (`--no-reuse`
+generates them in every run).
+
 `--jobs N` runs N main.py processes at once (several fit on one large GPU; the rows are about
 quality, not time). A rerun with the same OUT skips every run whose artifact and result exist, so
 an interrupted frontier resumes. Writes OUT/frontier.md, OUT/frontier.json and OUT/frontier.png.
@@ -77,6 +82,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--search-arg", action="append", default=[], metavar="KEY=VALUE",
                         help="to the searched runs (both curves), e.g. proxy=adaround-kl")
     parser.add_argument("--no-rtn", action="store_true", help="skip the round-to-nearest curve")
+    parser.add_argument("--no-reuse", action="store_true",
+                        help="generate the synthetic images in every run (default: the first run keeps them "
+                             "and the others read them back: main.py --reuse-synthetic)")
     parser.add_argument("--jobs", type=int, default=1, help="main.py processes at once")
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     return parser
@@ -204,6 +212,8 @@ def main(argv=None) -> int:
             raise KitError(f"{option} is set by the frontier for each run; use its own options (--help)")
     out = Path(args.out)
     runs = plan_runs(args)
+    if not args.no_reuse and "--reuse-synthetic" not in extra:
+        extra = [*extra, "--reuse-synthetic"]
     shared = shared_options(args, extra)
     if args.dry_run:
         for run in runs:
@@ -214,8 +224,11 @@ def main(argv=None) -> int:
     env = dict(os.environ)
     # N processes on the same cores: each gets its share of threads instead of all of them.
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // args.jobs)))
+    # The FP32 reference and the first run alone: that one makes the synthetic images and keeps
+    # them, and every later run reads them back instead of generating them again.
+    done = [execute(run, shared, out, config, env) for run in runs[:2]]
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        done = list(pool.map(lambda run: execute(run, shared, out, config, env), runs))
+        done += list(pool.map(lambda run: execute(run, shared, out, config, env), runs[2:]))
     paths = write_report(out, args, done, " ".join(["python -m benchmarks.frontier", *(argv or sys.argv[1:])]))
     print(f"wrote {', '.join(map(str, paths))}", file=sys.stderr)
     failed = [run.label for run in done if "error" in run.result]

@@ -7,7 +7,8 @@ Runs `python main.py OPTIONS` once as a user would (a fresh process, so the impo
 kernel compilation are counted), samples `nvidia-smi` every 0.5 s while it runs, and reads the
 run's own log lines from stderr: the per-stage seconds line (`<model>: seconds: ...` or the
 older `seconds: setup ..., quantize ..., evaluate ...`), the generation line, and the
-reconstruction's per-unit lines (`brecq 3/20 features.2: 1.2 s`). Writes DIR/pipeline_speed.md
+reconstruction's per-unit lines (`brecq 3/20 features.2: 31.2 s (inputs cached 0.4 s, first 3 steps
+2.1 s, 9,997 steps at 2.90 ms)`). Writes DIR/pipeline_speed.md
 and .json (wall clock, stages, units, mean and peak GPU utilisation and memory) and keeps
 the log and output.txt beside them. On a machine without nvidia-smi the GPU columns are empty.
 """
@@ -25,7 +26,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 STAGES = re.compile(r"^(?P<model>\w+): (?:.*; )?seconds: (?P<pairs>[a-z_ ]+ [0-9.]+(?:, [a-z_ ]+ [0-9.]+)*)(?:; total [0-9.]+)?\s*$")
-UNIT = re.compile(r"^\S+ (\d+)/(\d+) (\S+): ([0-9.]+) s$")
+UNIT = re.compile(r"^\S+ (\d+)/(\d+) (\S+): ([0-9.]+) s(?: \(inputs cached (?P<cached>[0-9.]+) s, first (?P<first>\d+) "
+                  r"steps (?P<first_s>[0-9.]+) s, (?P<steps>[0-9,]+) steps at (?P<ms>[0-9.]+) ms\))?$")
 GENERATED = re.compile(r"generated (\d+) calibration images in ([0-9.]+) s")
 
 
@@ -50,7 +52,12 @@ def parse_log(text: str) -> dict:
                 name, _, value = pair.rpartition(" ")
                 stages[name] = stages.get(name, 0.0) + float(value)
         elif match := UNIT.match(line):
-            units.append({"unit": match[3], "seconds": float(match[4])})
+            unit = {"unit": match[3], "seconds": float(match[4])}
+            if match["cached"]:  # the breakdown the kit logs since 2026-12-06
+                unit.update(cached_s=float(match["cached"]), first_steps=int(match["first"]),
+                            first_s=float(match["first_s"]), steps=int(match["steps"].replace(",", "")),
+                            ms_a_step=float(match["ms"]))
+            units.append(unit)
         elif match := GENERATED.search(line):
             generated = {"images": int(match[1]), "seconds": float(match[2])}
     return {"stages": stages, "units": units, "generated": generated}

@@ -57,6 +57,10 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cache-dir", help="decoded-image cache folder (default: $DFQ_CACHE_DIR, else "
                                             "$XDG_CACHE_HOME/dfq-kit, else ~/.cache/dfq-kit); 150,528 bytes per image")
     parser.add_argument("--no-cache", action="store_true", help="decode the images with PIL on every run, store nothing")
+    parser.add_argument("--reuse-synthetic", action="store_true",
+                        help="keep the synthetic calibration images in the cache folder and reuse them when the same "
+                             "generator, arguments, seed, weights and device ask again (the same images, read back "
+                             "in seconds; 588 MiB per 1,024 images)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--save-model", help="write the quantized model artifact (safetensors) to this path")
@@ -81,6 +85,9 @@ def parse_args(argv=None) -> argparse.Namespace:
             raise KitError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
     if args.no_cache and args.cache_dir:
         raise KitError("give --cache-dir DIR or --no-cache, not both")
+    if args.no_cache and args.reuse_synthetic:
+        raise KitError("--reuse-synthetic keeps the images in the cache folder, which --no-cache turns off; "
+                       "give one of them")
     if args.workers is not None and args.workers < 0:
         raise KitError(f"--workers must be 0 or more, got {args.workers}")
     if args.save_model and args.save_dir:
@@ -126,7 +133,13 @@ def model_plans(args: argparse.Namespace, argv=None) -> list[ModelPlan]:
                 raise KitError(f"{option} names one file but --model names {len(names)} models; "
                                "use --weights-dir DIR and --save-dir DIR (and python -m challenge.export "
                                "for ONNX)")
-    generation = GenerationPlan(args.generator, args.generator_kwargs, args.num_samples, args.batch_size, args.seed)
+    reuse_in = None
+    if args.reuse_synthetic:
+        from .image_cache import check_cache_dir, default_cache_dir
+
+        reuse_in = check_cache_dir(args.cache_dir or default_cache_dir())  # writable, now
+    generation = GenerationPlan(args.generator, args.generator_kwargs, args.num_samples, args.batch_size, args.seed,
+                                reuse_in)
     search = SearchPlan(args.target_compression, args.search_kwargs) if args.target_compression is not None else None
     command = "python main.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     return [ModelPlan(

@@ -11,6 +11,7 @@ from typing import Callable, Iterator
 
 import torch
 
+from . import synthetic_cache
 from .errors import KitError
 from .plan import GenerationPlan
 from .plugins import check_argument_types
@@ -49,12 +50,21 @@ def check(generator: Callable, plan: GenerationPlan) -> None:
 
 def calibration_batches(generator: Callable, plan: GenerationPlan, fp32, device: torch.device) -> Iterator:
     """The generator's batches for `fp32` (a models.FP32Model) on `device`; a generator function
-    runs as they are read."""
-    try:
-        return generator(fp32.model.to(device), num_classes=fp32.num_classes, input_shape=INPUT_SHAPE,
-                         seed=plan.seed, **plan.arguments())
-    except TypeError as error:  # a wrong --gen-arg name that check() could not see (no signature)
-        raise KitError(f"generator {plan.spec!r} rejected its arguments: {error}") from None
+    runs as they are read. With `plan.reuse_in`, images kept by an earlier run that asked the same
+    are read back instead, and new ones are kept (synthetic_cache.py)."""
+    def make():
+        try:
+            return generator(fp32.model.to(device), num_classes=fp32.num_classes, input_shape=INPUT_SHAPE,
+                             seed=plan.seed, **plan.arguments())
+        except TypeError as error:  # a wrong --gen-arg name that check() could not see (no signature)
+            raise KitError(f"generator {plan.spec!r} rejected its arguments: {error}") from None
+
+    if plan.reuse_in is None:
+        return make()
+    description = synthetic_cache.describe(generator, plan.spec, plan.arguments(), plan.seed, fp32.name,
+                                           fp32.model, device)
+    return synthetic_cache.reuse_or_make(synthetic_cache.path_for(plan.reuse_in, description), description,
+                                         make, device)
 
 
 def facts(plan: GenerationPlan) -> dict:

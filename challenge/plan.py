@@ -26,6 +26,7 @@ class GenerationPlan:
     num_samples: int | None = None  # None: the generator's own default
     batch_size: int | None = None
     seed: int = 0
+    reuse_in: Path | None = None  # --reuse-synthetic: the folder its images are kept in and read back from
 
     def arguments(self) -> dict:
         """The generator's keyword arguments besides the model, classes, input shape and seed:

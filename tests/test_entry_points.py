@@ -188,6 +188,18 @@ def test_main_writes_only_output_and_is_deterministic(tmp_path, shufflenet_alone
     assert artifact.is_file() and again.read_bytes() == artifact.read_bytes()
 
 
+def test_reused_synthetic_images_give_the_same_output(tmp_path):
+    """--reuse-synthetic: the first run keeps ZeroQ's images, the second reads them back instead of
+    generating (the log says which) and writes the same output.txt."""
+    args = ["--model", "shufflenet_v2_x1_0", *standin_args(), *SMALL, "--generator", "zeroq", "--gen-arg",
+            "iterations=2", "--reuse-synthetic", "--cache-dir", str(tmp_path)]
+    first, second = run(args), run(args)
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert "synthetic images kept for reuse" in first.stderr and "synthetic images reused from" in second.stderr
+    assert first.stdout == second.stdout and len(list((tmp_path / "synthetic").iterdir())) == 1
+    assert_one_line_error(run([*args[:-2], "--no-cache"]), "--reuse-synthetic", "--no-cache")
+
+
 def test_participant_generator_file(tmp_path):
     own = tmp_path / "mine.py"
     # Decorated, as the README shows: the kit must import the file once, not register it twice.

@@ -25,6 +25,14 @@ def test_each_target_has_both_curves_and_method_args_go_to_the_best_only():
     assert "--search-arg" not in runs["brecq-w4a4"].options and not runs["fp32"].scored
 
 
+def test_runs_share_their_synthetic_images_unless_told_not_to(capsys):
+    main([*ARGV, "--dry-run"])
+    commands = capsys.readouterr().out.splitlines()
+    assert len(commands) == 6 and all("--reuse-synthetic" in c for c in commands)
+    main([*ARGV, "--dry-run", "--no-reuse"])
+    assert "--reuse-synthetic" not in capsys.readouterr().out
+
+
 def test_options_the_frontier_sets_per_run_are_refused():
     with pytest.raises(KitError, match="--save-model is set by the frontier"):
         main(ARGV + ["--save-model", "x.safetensors"])

@@ -1,5 +1,6 @@
 """--method and --method-arg through main.py, as a participant runs it (real processes)."""
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -64,6 +65,14 @@ def test_brecq_on_bf16_zeroq_images_through_main(tmp_path):
         metadata = json.loads(handle.metadata()["dfq_artifact"])
     assert metadata["method"] == "brecq" and metadata["method_args"] == {"iterations": 3, "batch_size": 2}
     assert "brecq: 10 units in" in result.stderr  # the per-unit seconds, then their total
+    # and where each unit's seconds went: caching its inputs, the first (compiling) step, the rest
+    assert re.search(r"brecq 1/10 conv1: [\d.]+ s \(inputs cached [\d.]+ s, first 1 steps [\d.]+ s, "
+                     r"2 steps at [\d.]+ ms\)", result.stderr), result.stderr
+    # benchmarks/pipeline_speed.py reads these lines back: its parser must keep up with them
+    from benchmarks.pipeline_speed import parse_log
+
+    units = parse_log(result.stderr)["units"]
+    assert len(units) == 10 and all(u["steps"] == 2 and u["ms_a_step"] >= 0 for u in units), units
 
 
 def test_participant_method_file(tmp_path):

@@ -36,8 +36,9 @@ def scorer_compression(artifact: Path) -> float:
 
 def test_search_then_main_layer_config_meets_the_target_as_scored(tmp_path):
     out = tmp_path / "mixed.toml"
+    reuse = ["--reuse-synthetic", "--cache-dir", str(tmp_path / "cache")]
     result = start("--model", "resnet18", "--weights", resnet18_weights(), *TINY, "--weight-bits", "4,8",
-                   "--samples", "1", "--target-compression", "80", "--out", str(out))
+                   "--samples", "1", "--target-compression", "80", "--out", str(out), *reuse)
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
     for name in ("mixed.toml", "mixed.frontier.md", "mixed.frontier.png", "mixed.sensitivities.json"):
@@ -52,9 +53,10 @@ def test_search_then_main_layer_config_meets_the_target_as_scored(tmp_path):
     # Re-solving for another target reuses the measured sensitivities: no second measurement.
     again = start("--model", "resnet18", "--weights", resnet18_weights(), *TINY, "--weight-bits", "4,8",
                   "--samples", "1", "--target-compression", "82", "--out", str(tmp_path / "again.toml"),
-                  "--sensitivities-from", str(tmp_path / "mixed.sensitivities.json"))
+                  "--sensitivities-from", str(tmp_path / "mixed.sensitivities.json"), *reuse)
     assert again.returncode == 0, again.stderr
     assert "sensitivities 0.0 s" in again.stderr
+    assert "synthetic images reused from" in again.stderr  # and the same images: not generated again
 
 
 def test_main_py_target_compression_saves_the_config_beside_the_artifact(tmp_path):
@@ -84,6 +86,8 @@ def test_bad_inputs_are_one_line(tmp_path):
             [*search, "--target-compression", "85", "--num-samples", "2", "--batch-size", "4"],
         "below what resnet18 already reaches with 8-bit weights":
             [*main, "--weights", weights, "--scheme", "w4a8", "--target-compression", "50"],
+        "--cache-dir is where --reuse-synthetic keeps the synthetic images":
+            [*search, "--target-compression", "85", "--cache-dir", str(tmp_path)],
         "give --layer-config or --target-compression, not both":
             [*main, "--target-compression", "85", "--layer-config", "x.toml"],
     }

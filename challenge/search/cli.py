@@ -68,6 +68,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, help="image decoding processes")
     parser.add_argument("--eval-batch-size", type=int, default=64)
+    parser.add_argument("--reuse-synthetic", action="store_true",
+                        help="keep the synthetic images and read them back when asked the same again (as main.py)")
+    parser.add_argument("--cache-dir", help="where --reuse-synthetic keeps them (as main.py's --cache-dir)")
     return parser
 
 
@@ -87,7 +90,15 @@ def main(argv, get_generator: Callable) -> int:
             raise KitError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     check_model_name(args.model)
     scheme = quant.get_scheme(args.scheme)
-    gen_plan = GenerationPlan(args.generator, args.generator_kwargs, args.num_samples, args.batch_size, args.seed)
+    if args.cache_dir and not args.reuse_synthetic:
+        raise KitError("--cache-dir is where --reuse-synthetic keeps the synthetic images; give both, or neither")
+    reuse_in = None
+    if args.reuse_synthetic:
+        from ..image_cache import check_cache_dir, default_cache_dir
+
+        reuse_in = check_cache_dir(args.cache_dir or default_cache_dir())  # writable, now
+    gen_plan = GenerationPlan(args.generator, args.generator_kwargs, args.num_samples, args.batch_size, args.seed,
+                              reuse_in)
     generator = get_generator(args.generator)
     generation.check(generator, gen_plan)
     if args.eval_data:

@@ -43,8 +43,11 @@ def test_soft_weight_and_penalty_match_their_definitions():
 
 def test_steps_run_eagerly_on_the_cpu_and_report():
     counter, reports = torch.zeros(1), []
-    run_steps(lambda: counter.add_(1), 7, torch.device("cpu"), every=3, report=reports.append)
+    times = run_steps(lambda: counter.add_(1), 7, torch.device("cpu"), every=3, report=reports.append)
     assert int(counter) == 7 and reports == [1, 3, 6, 7]
+    # The first step (where any compiling happens) is timed apart from the other six.
+    assert (times.first_steps, times.steps) == (1, 6) and times.first_seconds >= 0 and times.seconds >= 0
+    assert times.describe().startswith("first 1 steps ") and "6 steps at " in times.describe()
 
 
 @pytest.mark.parametrize("value", ["0", "1"])

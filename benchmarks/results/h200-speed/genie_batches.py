@@ -1,6 +1,10 @@
 """Genie-D batch by batch on a GPU (issue 20, 2026-12-06 calls): seconds for each batch of one run,
 the first including compilation. Usage: python benchmarks/results/h200-speed/genie_batches.py
-MODEL WEIGHTS_DIR SAMPLES ITERATIONS PRECISION (DFQ_COMPILE=0 for the eager step)."""
+MODEL WEIGHTS_DIR SAMPLES ITERATIONS PRECISION (DFQ_COMPILE=0 for the eager step; GENIE_DYNAMIC=1
+compiles the step with dynamic shapes, parameters' included: a trial of whether kernels shared
+between layers compile faster)."""
+import functools
+import os
 import sys
 import time
 from pathlib import Path
@@ -10,6 +14,13 @@ import torch  # noqa: E402
 
 import synth  # noqa: E402
 from challenge.models import load_fp32_model  # noqa: E402
+
+if os.environ.get("GENIE_DYNAMIC") == "1":
+    import synth.genie
+    from challenge.quant.methods._fused import dynamic_settings
+
+    dynamic_settings()
+    synth.genie.torch.compile = functools.partial(torch.compile, dynamic=True)
 
 name, weights_dir, samples, iterations, precision = sys.argv[1:6]
 fp32 = load_fp32_model(name, weights_dir=weights_dir)

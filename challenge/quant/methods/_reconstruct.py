@@ -120,6 +120,9 @@ def reconstruct(fp32_model: nn.Module, qmodel: nn.Module, batches: list[torch.Te
         started = time.perf_counter()
         x_fp, y_fp = _capture(fp_model, unit, batches, device, inputs=settings.drop_prob > 0, outputs=True)
         x_q, _ = _capture(qmodel, unit, batches, device, inputs=True, outputs=False)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        cached = time.perf_counter() - started
         learned = _install(qmodel, fp_model, unit, settings)
         trainer = UnitTrainer(qmodel.get_submodule(unit), list(learned.values()), x_fp, x_q, y_fp, settings, device)
         if trainer.has_work:
@@ -131,7 +134,9 @@ def reconstruct(fp32_model: nn.Module, qmodel: nn.Module, batches: list[torch.Te
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         seconds[unit] = time.perf_counter() - started
-        print(f"{settings.label} {number}/{len(units)} {unit}: {seconds[unit]:.1f} s", file=sys.stderr, flush=True)
+        where = f"inputs cached {cached:.1f} s" + (f", {trainer.times.describe()}" if trainer.times else "")
+        print(f"{settings.label} {number}/{len(units)} {unit}: {seconds[unit]:.1f} s ({where})",
+              file=sys.stderr, flush=True)
     total = sum(seconds.values())
     slowest = max(seconds, key=seconds.get, default=None)
     print(f"{settings.label}: {len(units)} units in {total:.1f} s"

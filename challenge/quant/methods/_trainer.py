@@ -41,6 +41,7 @@ class UnitTrainer:
         self.learners = [layer for layer in layers if hasattr(layer, "v")]
         self.sched = _schedules(settings, settings.iterations, len(x_q), device)
         self.counter = torch.zeros(1, dtype=torch.long, device=device)
+        self.times = None  # run(): the StepTimes of the loop
         self.loss = torch.zeros((), device=device)
         fused = dict(fused=True, capturable=device.type == "cuda")
         self.optimisers, self.scaled = [], []  # scaled: (lr tensor, base lr) under the cosine decay
@@ -106,8 +107,8 @@ class UnitTrainer:
                 bar.loss = f"{history[-1]:.4g}"
                 bar.goto(done)
 
-        run_steps(self.step, iterations, self.device, zero_grad=self._zero_grad, every=every, report=note,
-                  graph=on_device)
+        self.times = run_steps(self.step, iterations, self.device, zero_grad=self._zero_grad, every=every,
+                               report=note, graph=on_device)
         if bar:
             bar.finish()
         for layer in self.layers:
