@@ -9,7 +9,7 @@ from safetensors import safe_open
 
 from challenge.artifact import load_artifact, save_artifact
 from challenge.errors import KitError
-from challenge.quant import get_scheme, list_methods, list_schemes, optimise, quantize_model
+from challenge.quant import calibrate, freeze, get_scheme, list_methods, list_schemes, optimise, prepare, quantize_model
 from challenge.quant.methods._capture import folded_fp32, for_each_call
 from challenge.quant.methods._units import unit_names
 
@@ -32,13 +32,15 @@ def small_resnet():
 @pytest.fixture(scope="module")
 def rounded(small_resnet):
     """scheme -> small_resnet prepared, calibrated and rounded to nearest (what every method
-    starts from), made once per scheme: below 8 bits the MSE weight scales take 2 s."""
+    starts from: quantize_model's and challenge/runner.py's steps before optimise), made once per
+    scheme: below 8 bits the MSE weight scales take 2 s."""
     made = {}
 
     def get(scheme):
         if scheme not in made:
-            torch.manual_seed(0)
-            made[scheme] = quantize_model(small_resnet, get_scheme(scheme), tiny_batches())
+            model = prepare(small_resnet, get_scheme(scheme))
+            calibrate(model, tiny_batches())
+            made[scheme] = freeze(model)
         return made[scheme]
     return get
 
@@ -47,7 +49,7 @@ def rounded(small_resnet):
 @pytest.mark.parametrize("method", list_methods())
 def test_method_keeps_integers_on_the_grid_and_round_trips(tmp_path, small_resnet, rounded, method, scheme):
     # The method on a copy of the rounded model, as main.py runs it (challenge/runner.py): the
-    # same bits as quantize_model(..., method=method), which test_same_seed_same_model runs.
+    # same steps and bits as quantize_model(..., method=method) (test_same_seed_same_model runs it).
     torch.manual_seed(0)
     qmodel = optimise(method, small_resnet, copy.deepcopy(rounded(scheme)), tiny_batches(), FAST.get(method, {}))
     path = tmp_path / "model.safetensors"
