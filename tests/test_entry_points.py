@@ -76,6 +76,7 @@ def _refused_commands(folder: Path) -> dict:
             other = STANDINS / "shufflenet_v2_x1_0-imagenette10.pth"
             commands["other_architecture"] = {"args": ["--model", "resnet18", *data, "--weights", str(other)]}
             commands["several_models"] = {"args": ["--model", "resnet18,resnet81", *data, *weights_dir, *SMALL]}
+            commands["reuse_without_cache"] = {"args": [*REUSE[:-2], *data, *weights_dir, *SMALL, "--no-cache"]}
             # A class folder not in the list; a JPEG cut short, decoded in this process or in workers.
             unknown_class = folder / "unknown-class"
             shutil.copytree(IMAGENETTE / "n01440764", unknown_class / "n01440764")
@@ -188,16 +189,21 @@ def test_main_writes_only_output_and_is_deterministic(tmp_path, shufflenet_alone
     assert artifact.is_file() and again.read_bytes() == artifact.read_bytes()
 
 
-def test_reused_synthetic_images_give_the_same_output(tmp_path):
+# The reuse test's arguments but the data, weights and sizes, and its cache folder (given last).
+REUSE = ["--model", "shufflenet_v2_x1_0", "--generator", "zeroq", "--gen-arg", "iterations=2", "--reuse-synthetic",
+         "--cache-dir", None]
+
+
+def test_reused_synthetic_images_give_the_same_output(tmp_path, refused):
     """--reuse-synthetic: the first run keeps ZeroQ's images, the second reads them back instead of
-    generating (the log says which) and writes the same output.txt."""
-    args = ["--model", "shufflenet_v2_x1_0", *standin_args(), *SMALL, "--generator", "zeroq", "--gen-arg",
-            "iterations=2", "--reuse-synthetic", "--cache-dir", str(tmp_path)]
+    generating (the log says which) and writes the same output.txt; with --no-cache, one line
+    (that run is among the refusals, side by side)."""
+    args = [*REUSE[:-2], *standin_args(), *SMALL, "--cache-dir", str(tmp_path)]
     first, second = run(args), run(args)
     assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
     assert "synthetic images kept for reuse" in first.stderr and "synthetic images reused from" in second.stderr
     assert first.stdout == second.stdout and len(list((tmp_path / "synthetic").iterdir())) == 1
-    assert_one_line_error(run([*args[:-2], "--no-cache"]), "--reuse-synthetic", "--no-cache")
+    assert_one_line_error(refused["reuse_without_cache"], "--reuse-synthetic", "--no-cache")
 
 
 def test_participant_generator_file(tmp_path):
@@ -256,15 +262,33 @@ def test_run_bash_stops_at_the_first_error(refused):
     assert result.stderr.count("error:") == 1
 
 
-@pytest.mark.parametrize("generator, extra", [
+GENERATORS = [
     ("zeroq", ["--gen-arg", "iterations=3"]),
     ("gdfq", ["--gen-arg", "iterations=3", "--gen-arg", "train_batch_size=2"]),
     ("real-images", ["--gen-arg", f"root={IMAGENETTE / 'n01440764'}"]),
     ("genie", ["--gen-arg", "iterations=1"]),
-])
-def test_every_generator_through_main(generator, extra):
+]
+
+
+@pytest.fixture(scope="module")
+def through_main():
+    """generator -> main.py's result with it, the four runs started together on first use (their
+    imports overlap on two cores)."""
+    running = {generator: start(["--model", "shufflenet_v2_x1_0", *standin_args(), *SMALL, "--generator", generator,
+                                 *extra]) for generator, extra in GENERATORS}
+    try:
+        return {generator: finished(process) for generator, process in running.items()}
+    finally:
+        for process in running.values():
+            if process.poll() is None:  # after another one's timeout
+                process.kill()
+                process.wait()
+
+
+@pytest.mark.parametrize("generator, extra", GENERATORS)
+def test_every_generator_through_main(through_main, generator, extra):
     """Generators run lazily inside the kit's calibration loop: the whole path, not just the generator."""
-    result = run(["--model", "shufflenet_v2_x1_0", *standin_args(), *SMALL, "--generator", generator, *extra])
+    result = through_main[generator]
     assert result.returncode == 0, result.stderr
     assert parse(result.stdout.encode())[0].generator == generator
 

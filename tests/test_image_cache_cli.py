@@ -7,8 +7,9 @@ from tests.test_entry_points import SMALL, assert_one_line_error, finished, run,
 
 def test_cached_run_writes_the_output_of_a_decoding_run(tmp_path):
     args = ["--model", "resnet18", *standin_args(), *SMALL, "--limit", "24"]
-    decoding = run([*args, "--no-cache"])
-    cold, warm = run([*args, "--cache-dir", str(tmp_path)]), run([*args, "--cache-dir", str(tmp_path)])
+    decoding, cold = start([*args, "--no-cache"]), start([*args, "--cache-dir", str(tmp_path)])  # side by side
+    decoding, cold = finished(decoding), finished(cold)
+    warm = run([*args, "--cache-dir", str(tmp_path)])  # after the cold run: its hits
     for result in (decoding, cold, warm):
         assert result.returncode == 0, result.stderr
     assert cold.stdout == warm.stdout == decoding.stdout and parse(cold.stdout.encode())[0].num_images == 24
