@@ -62,8 +62,19 @@ def _calibration(fp32):
     return list(get_generator("gaussian")(fp32.model, num_classes=fp32.num_classes, num_samples=32))
 
 
+def _kernels_of(onnx_bytes: bytes) -> str:
+    """Which integer kernels ONNX Runtime runs the model with on this CPU (challenge/export/cpu.py)."""
+    from challenge.export.cpu import needs_exact_kernels
+    from challenge.export.runtime import largest_int8_weight
+
+    largest = largest_int8_weight(onnx_bytes)
+    kind = "uint8 x uint8 (exact on this CPU)" if needs_exact_kernels(largest) else "uint8 x int8"
+    return f"{kind}, weights up to {largest}"
+
+
 def configurations(args, arch, fp32, device, scratch: Path) -> tuple[dict, dict, dict]:
-    """name -> (model, exact) to time, name -> export seconds, name -> ONNX Runtime's operator counts."""
+    """name -> (model, exact) to time, name -> export seconds, name -> ONNX Runtime's operator counts
+    (with the integer kernels it runs, under "kernels")."""
     from challenge.export.runtime import fused_operators
 
     models, exports, operators = {"fp32": (fp32.model, True)}, {}, {}
@@ -78,7 +89,7 @@ def configurations(args, arch, fp32, device, scratch: Path) -> tuple[dict, dict,
         if args.onnxruntime:
             model, exports[name], onnx_bytes = _onnxruntime(qmodel, arch, fp32.num_classes, name, scratch)
             models[f"{name} (onnxruntime)"] = (model, True)
-            operators[f"{name} (onnxruntime)"] = dict(fused_operators(onnx_bytes))
+            operators[f"{name} (onnxruntime)"] = dict(fused_operators(onnx_bytes), kernels=_kernels_of(onnx_bytes))
     if args.onnxruntime and args.anchor:
         from benchmarks.ort_static import SessionModel, quantize_static
 
@@ -86,7 +97,7 @@ def configurations(args, arch, fp32, device, scratch: Path) -> tuple[dict, dict,
         anchor = quantize_static(fp32_onnx, _calibration(fp32))
         exports["ort quantize_static"] = time.perf_counter() - start
         models["ort quantize_static"] = (SessionModel(anchor), True)
-        operators["ort quantize_static"] = dict(fused_operators(anchor))
+        operators["ort quantize_static"] = dict(fused_operators(anchor), kernels=_kernels_of(anchor))
     return models, exports, operators
 
 
@@ -108,7 +119,7 @@ def measure(args, arch, weights, folder, classes, device) -> dict:
     for name, rate in medians.items():
         print(f"  {name:22s} {rate:7.1f} images/s   ratio to fp32 {rate / medians['fp32']:.2f}")
     for name, counts in operators.items():
-        print(f"  {name}: ONNX Runtime runs " + ", ".join(f"{op} {n}" for op, n in sorted(counts.items())))
+        print(f"  {name}: ONNX Runtime runs " + ", ".join(f"{op} {n}" for op, n in sorted(counts.items(), key=str)))
     return {"images": len(images), "rates": rates, "median": medians, "export_seconds": exports,
             "operators": operators}
 
@@ -116,8 +127,9 @@ def measure(args, arch, weights, folder, classes, device) -> dict:
 def _kernels(report: dict) -> str:
     if "onnxruntime_exact_u8u8" not in report:
         return ""
-    return (" ONNX Runtime's integer kernels: uint8 x uint8 (exact sums on this CPU without VNNI)."
-            if report["onnxruntime_exact_u8u8"] else " ONNX Runtime's integer kernels: uint8 x int8.")
+    return (" This CPU lacks VNNI: models with 8-bit weights run ONNX Runtime's exact uint8 x uint8 kernels,"
+            " those with 7 bits or fewer its uint8 x int8 ones (exact for them; the kernels of each are listed"
+            " with its operators)." if report["onnxruntime_exact_u8u8"] else " ONNX Runtime's integer kernels: uint8 x int8.")
 
 
 def markdown(report: dict) -> str:
@@ -148,7 +160,7 @@ def markdown(report: dict) -> str:
         lines += ["", "Operators of the graph ONNX Runtime optimized and runs (`SessionOptions.optimized_model_filepath`):", ""]
         for model, result in report["models"].items():
             for name, counts in result.get("operators", {}).items():
-                lines.append(f"- {model}, {name}: " + ", ".join(f"{op} {n}" for op, n in sorted(counts.items())))
+                lines.append(f"- {model}, {name}: " + ", ".join(f"{op} {n}" for op, n in sorted(counts.items(), key=str)))
     return "\n".join(lines) + "\n"
 
 
@@ -187,7 +199,7 @@ def main(argv=None) -> int:
         from challenge.export.cpu import u8s8_saturates
 
         report["onnxruntime"] = onnxruntime.__version__
-        # Which integer kernels ONNX Runtime ran: the exact uint8 x uint8 ones on a CPU without VNNI.
+        # Whether this CPU lacks VNNI (then 8-bit weights run the exact uint8 x uint8 kernels).
         report["onnxruntime_exact_u8u8"] = u8s8_saturates()
     report["load_average_start"] = os.getloadavg()  # other processes on the machine, for the record
     for arch, (weights, folder, classes) in setups.items():

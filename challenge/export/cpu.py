@@ -10,6 +10,11 @@ sums were exact. ONNX Runtime's session option `session.x64quantprecision` rewri
 weights to uint8 (zero point 128) for its uint8 x uint8 kernels, which widen to int16 first:
 exact, and slower (on that CPU below its FP32). So the kit asks for it only where the fast
 kernels saturate; the exported file keeps int8 weights, the format VNNI CPUs run fastest.
+
+Weights of 7 bits or fewer never saturate a pair: 2 * 255 * 64 = 32,640 fits int16 (tried on
+the AVX2 CPU: weights of magnitude 64 give the exact sum, 65 do not). So a model whose int8
+weights all lie in [-64, 64] (every sub-8-bit scheme the challenge is won with) keeps the fast
+kernels on every CPU, exactly; only 8-bit weights need the slower ones where VNNI is missing.
 """
 from __future__ import annotations
 
@@ -17,6 +22,10 @@ import platform
 
 # Instruction sets whose uint8 x int8 products accumulate in int32 (MLAS uses them when present).
 EXACT_U8S8_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
+
+
+# The largest weight magnitude whose uint8 x int8 pair sums fit int16: 2 * 255 * 64 = 32,640.
+PAIR_SAFE_WEIGHT = 64
 
 
 def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> set[str] | None:
@@ -37,3 +46,9 @@ def u8s8_saturates(cpuinfo: str = "/proc/cpuinfo") -> bool:
         return False  # ARM's dot-product instructions accumulate in int32
     flags = cpu_flags(cpuinfo)
     return flags is None or not (flags & EXACT_U8S8_FLAGS)
+
+
+def needs_exact_kernels(largest_weight: int, cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether a model whose int8 weights reach `largest_weight` in magnitude must ask ONNX
+    Runtime for its exact (slower) kernels on this CPU."""
+    return largest_weight > PAIR_SAFE_WEIGHT and u8s8_saturates(cpuinfo)

@@ -16,8 +16,9 @@ DequantizeLinear once, ahead (`fold_float_weights`): the same float32 products (
 scale, correctly rounded) as the node would compute, as constants. The exported file keeps its
 integers.
 
-On a CPU without VNNI the session asks ONNX Runtime for exact integer sums (cpu.py: its fast
-uint8 x int8 kernels saturate there, MobileNetV2 then disagreed on 9% of the images).
+On a CPU without VNNI a model with 8-bit weights asks ONNX Runtime for exact integer sums (cpu.py:
+its fast uint8 x int8 kernels saturate there, MobileNetV2 then disagreed on 9% of the images);
+weights of 7 bits or fewer are exact with the fast kernels and keep them.
 
 Its predictions agree with the kit's reference runtime on nearly every image but not all: the
 fused kernels round a conv's output once (int32 accumulator times one multiplier), where the
@@ -36,7 +37,7 @@ import torch
 from torch import nn
 
 from . import INPUT_NAME, OUTPUT_NAME
-from .cpu import u8s8_saturates
+from .cpu import needs_exact_kernels
 
 
 def session(model_bytes: bytes, threads: int | None = None, optimized_path: str | None = None,
@@ -49,11 +50,21 @@ def session(model_bytes: bytes, threads: int | None = None, optimized_path: str 
     options.inter_op_num_threads = 1
     options.graph_optimization_level = getattr(onnxruntime.GraphOptimizationLevel, level)
     options.log_severity_level = 3  # errors only: its warnings would land among the kit's logs
-    if u8s8_saturates():  # exact integer sums on a CPU without VNNI (cpu.py)
+    if needs_exact_kernels(largest_int8_weight(model_bytes)):  # 8-bit weights without VNNI (cpu.py)
         options.add_session_config_entry("session.x64quantprecision", "1")
     if optimized_path:
         options.optimized_model_filepath = optimized_path
     return onnxruntime.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+
+
+def largest_int8_weight(model_bytes: bytes) -> int:
+    """The largest magnitude among the model's int8 constants (its weights; their zero points are 0)."""
+    import onnx
+    from onnx import numpy_helper
+
+    tensors = onnx.load_from_string(model_bytes).graph.initializer
+    return max((int(np.abs(numpy_helper.to_array(t).astype(np.int16)).max(initial=0))
+                for t in tensors if t.data_type == onnx.TensorProto.INT8), default=0)
 
 
 class OnnxRuntimeModel(nn.Module):
