@@ -7,7 +7,7 @@ import torch
 from challenge import distributed
 from challenge.errors import KitError
 from tests.conftest import make_weights_dir
-from tests.test_entry_points import SMALL, assert_one_line_error, finished, run, standin_args, start
+from tests.test_entry_points import SMALL, all_finished, assert_one_line_error, run, standin_args, start
 
 TORCHRUN = (sys.executable, "-m", "torch.distributed.run", "--standalone")
 LAUNCH = (sys.executable, "-m", "challenge.launch", "--nproc-per-node", "2", "main.py")  # what run.bash starts
@@ -67,8 +67,7 @@ def refused(tmp_path_factory):
         "calibrating": (["--model", "resnet18", *standin_args()[:4], *weights, *SMALL, "--limit", "4",
                          "--gen-arg", "nonsense=1"], LAUNCH),
     }
-    running = {name: start(args, script=script) for name, (args, script) in commands.items()}
-    return {name: finished(process) for name, process in running.items()}, last
+    return all_finished({name: start(args, script=script) for name, (args, script) in commands.items()}), last
 
 
 def test_run_bash_refuses_more_processes_than_images(refused):

@@ -32,6 +32,18 @@ def finished(process: subprocess.Popen) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
+def all_finished(running: dict) -> dict:
+    """name -> finished(process) for processes started side by side; after a timeout, the others
+    are ended too (none is left running behind the test)."""
+    try:
+        return {name: finished(process) for name, process in running.items()}
+    finally:
+        for process in running.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
 def run(args, cwd=REPO, env=None, script=(sys.executable, "main.py")):
     return finished(start(args, cwd, env, script))
 
@@ -99,14 +111,7 @@ def refused(tmp_path_factory) -> dict:
     """The results of _refused_commands, all started at once on first use: each process mostly
     imports torch, so side by side they take half the time on two cores."""
     commands = _refused_commands(tmp_path_factory.mktemp("refused"))
-    running = {test: start(**command) for test, command in commands.items()}
-    try:
-        return {test: finished(process) for test, process in running.items()}
-    finally:
-        for process in running.values():
-            if process.poll() is None:  # after another one's timeout
-                process.kill()
-                process.wait()
+    return all_finished({test: start(**command) for test, command in commands.items()})
 
 
 def test_unknown_model(refused):
@@ -274,15 +279,8 @@ GENERATORS = [
 def through_main():
     """generator -> main.py's result with it, the four runs started together on first use (their
     imports overlap on two cores)."""
-    running = {generator: start(["--model", "shufflenet_v2_x1_0", *standin_args(), *SMALL, "--generator", generator,
-                                 *extra]) for generator, extra in GENERATORS}
-    try:
-        return {generator: finished(process) for generator, process in running.items()}
-    finally:
-        for process in running.values():
-            if process.poll() is None:  # after another one's timeout
-                process.kill()
-                process.wait()
+    return all_finished({generator: start(["--model", "shufflenet_v2_x1_0", *standin_args(), *SMALL, "--generator",
+                                           generator, *extra]) for generator, extra in GENERATORS})
 
 
 @pytest.mark.parametrize("generator, extra", GENERATORS)

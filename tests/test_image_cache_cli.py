@@ -2,13 +2,14 @@
 import pytest
 
 from challenge.output_format import parse
-from tests.test_entry_points import SMALL, assert_one_line_error, finished, run, standin_args, start
+from tests.test_entry_points import SMALL, all_finished, assert_one_line_error, run, standin_args, start
 
 
 def test_cached_run_writes_the_output_of_a_decoding_run(tmp_path):
     args = ["--model", "resnet18", *standin_args(), *SMALL, "--limit", "24"]
-    decoding, cold = start([*args, "--no-cache"]), start([*args, "--cache-dir", str(tmp_path)])  # side by side
-    decoding, cold = finished(decoding), finished(cold)
+    pair = all_finished({"decoding": start([*args, "--no-cache"]),
+                         "cold": start([*args, "--cache-dir", str(tmp_path)])})  # side by side
+    decoding, cold = pair["decoding"], pair["cold"]
     warm = run([*args, "--cache-dir", str(tmp_path)])  # after the cold run: its hits
     for result in (decoding, cold, warm):
         assert result.returncode == 0, result.stderr
@@ -24,9 +25,8 @@ def refused(tmp_path_factory):
     blocker = tmp_path_factory.mktemp("cache") / "file"
     blocker.write_text("")
     args = ["--model", "resnet18", *standin_args(), *SMALL]
-    running = {"unwritable": start([*args, "--cache-dir", str(blocker / "c")]),
-               "both": start([*args, "--cache-dir", "x", "--no-cache"])}
-    return {name: finished(process) for name, process in running.items()}
+    return all_finished({"unwritable": start([*args, "--cache-dir", str(blocker / "c")]),
+                         "both": start([*args, "--cache-dir", "x", "--no-cache"])})
 
 
 def test_unwritable_cache_folder(refused):
