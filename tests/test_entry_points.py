@@ -267,26 +267,15 @@ def test_run_bash_stops_at_the_first_error(refused):
     assert result.stderr.count("error:") == 1
 
 
-GENERATORS = [
+@pytest.mark.parametrize("generator, extra", [
     ("zeroq", ["--gen-arg", "iterations=3"]),
     ("gdfq", ["--gen-arg", "iterations=3", "--gen-arg", "train_batch_size=2"]),
     ("real-images", ["--gen-arg", f"root={IMAGENETTE / 'n01440764'}"]),
     ("genie", ["--gen-arg", "iterations=1"]),
-]
-
-
-@pytest.fixture(scope="module")
-def through_main():
-    """generator -> main.py's result with it, the four runs started together on first use (their
-    imports overlap on two cores)."""
-    return all_finished({generator: start(["--model", "shufflenet_v2_x1_0", *standin_args(), *SMALL, "--generator",
-                                           generator, *extra]) for generator, extra in GENERATORS})
-
-
-@pytest.mark.parametrize("generator, extra", GENERATORS)
-def test_every_generator_through_main(through_main, generator, extra):
+])
+def test_every_generator_through_main(generator, extra):
     """Generators run lazily inside the kit's calibration loop: the whole path, not just the generator."""
-    result = through_main[generator]
+    result = run(["--model", "shufflenet_v2_x1_0", *standin_args(), *SMALL, "--generator", generator, *extra])
     assert result.returncode == 0, result.stderr
     assert parse(result.stdout.encode())[0].generator == generator
 
