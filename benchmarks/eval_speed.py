@@ -63,13 +63,12 @@ def _calibration(fp32):
 
 
 def _kernels_of(onnx_bytes: bytes) -> str:
-    """Which integer kernels ONNX Runtime runs the model with on this CPU (challenge/export/cpu.py)."""
-    from challenge.export.cpu import needs_exact_kernels
-    from challenge.export.runtime import largest_int8_weight
+    """How many of the model's integer layers ONNX Runtime runs on its exact uint8 x uint8 kernels
+    on this CPU (those with 8-bit weights, where VNNI is missing: challenge/export/cpu.py)."""
+    from challenge.export.runtime import exact_kernel_layers
 
-    largest = largest_int8_weight(onnx_bytes)
-    kind = "uint8 x uint8 (exact on this CPU)" if needs_exact_kernels(largest) else "uint8 x int8"
-    return f"{kind}, weights up to {largest}"
+    exact, layers = exact_kernel_layers(onnx_bytes)
+    return f"{exact} of {layers} on the exact uint8 x uint8 kernels"
 
 
 def configurations(args, arch, fp32, device, scratch: Path) -> tuple[dict, dict, dict]:
@@ -127,9 +126,9 @@ def measure(args, arch, weights, folder, classes, device) -> dict:
 def _kernels(report: dict) -> str:
     if "onnxruntime_exact_u8u8" not in report:
         return ""
-    return (" This CPU lacks VNNI: models with 8-bit weights run ONNX Runtime's exact uint8 x uint8 kernels,"
-            " those with 7 bits or fewer its uint8 x int8 ones (exact for them; the kernels of each are listed"
-            " with its operators)." if report["onnxruntime_exact_u8u8"] else " ONNX Runtime's integer kernels: uint8 x int8.")
+    return (" This CPU lacks VNNI: the integer layers with 8-bit weights run ONNX Runtime's exact uint8 x uint8"
+            " kernels, those of 7 bits or fewer its uint8 x int8 ones (exact for them; the count is listed with"
+            " each model's operators)." if report["onnxruntime_exact_u8u8"] else " ONNX Runtime's integer kernels: uint8 x int8.")
 
 
 def markdown(report: dict) -> str:

@@ -11,10 +11,10 @@ weights to uint8 (zero point 128) for its uint8 x uint8 kernels, which widen to 
 exact, and slower (on that CPU below its FP32). So the kit asks for it only where the fast
 kernels saturate; the exported file keeps int8 weights, the format VNNI CPUs run fastest.
 
-Weights of 7 bits or fewer never saturate a pair: 2 * 255 * 64 = 32,640 fits int16 (tried on
-the AVX2 CPU: weights of magnitude 64 give the exact sum, 65 do not). So a model whose int8
-weights all lie in [-64, 64] (every sub-8-bit scheme the challenge is won with) keeps the fast
-kernels on every CPU, exactly; only 8-bit weights need the slower ones where VNNI is missing.
+The option costs only the layers that need it: ONNX Runtime rewrites (to uint8, for the exact
+kernels) a weight tensor only where some weight lies outside +-64, and 2 * 255 * 64 = 32,640
+fits int16, so a layer of 7 bits or fewer keeps the fast kernels, exactly. A w4a8 model then runs
+only its 8-bit stem on the slower kernels (runtime.exact_kernel_layers counts them).
 """
 from __future__ import annotations
 
@@ -22,10 +22,6 @@ import platform
 
 # Instruction sets whose uint8 x int8 products accumulate in int32 (MLAS uses them when present).
 EXACT_U8S8_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
-
-
-# The largest weight magnitude whose uint8 x int8 pair sums fit int16: 2 * 255 * 64 = 32,640.
-PAIR_SAFE_WEIGHT = 64
 
 
 def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> set[str] | None:
@@ -46,9 +42,3 @@ def u8s8_saturates(cpuinfo: str = "/proc/cpuinfo") -> bool:
         return False  # ARM's dot-product instructions accumulate in int32
     flags = cpu_flags(cpuinfo)
     return flags is None or not (flags & EXACT_U8S8_FLAGS)
-
-
-def needs_exact_kernels(largest_weight: int, cpuinfo: str = "/proc/cpuinfo") -> bool:
-    """Whether a model whose int8 weights reach `largest_weight` in magnitude must ask ONNX
-    Runtime for its exact (slower) kernels on this CPU."""
-    return largest_weight > PAIR_SAFE_WEIGHT and u8s8_saturates(cpuinfo)

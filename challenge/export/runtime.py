@@ -16,9 +16,9 @@ DequantizeLinear once, ahead (`fold_float_weights`): the same float32 products (
 scale, correctly rounded) as the node would compute, as constants. The exported file keeps its
 integers.
 
-On a CPU without VNNI a model with 8-bit weights asks ONNX Runtime for exact integer sums (cpu.py:
-its fast uint8 x int8 kernels saturate there, MobileNetV2 then disagreed on 9% of the images);
-weights of 7 bits or fewer are exact with the fast kernels and keep them.
+On a CPU without VNNI the session asks ONNX Runtime for exact integer sums (cpu.py: its fast
+uint8 x int8 kernels saturate there, MobileNetV2 then disagreed on 9% of the images); it moves
+only the layers with 8-bit weights to the slower exact kernels (`exact_kernel_layers`).
 
 Its predictions agree with the kit's reference runtime on nearly every image but not all: the
 fused kernels round a conv's output once (int32 accumulator times one multiplier), where the
@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from . import INPUT_NAME, OUTPUT_NAME
-from .cpu import needs_exact_kernels
+from .cpu import u8s8_saturates
 
 
 def session(model_bytes: bytes, threads: int | None = None, optimized_path: str | None = None,
@@ -50,21 +50,11 @@ def session(model_bytes: bytes, threads: int | None = None, optimized_path: str 
     options.inter_op_num_threads = 1
     options.graph_optimization_level = getattr(onnxruntime.GraphOptimizationLevel, level)
     options.log_severity_level = 3  # errors only: its warnings would land among the kit's logs
-    if needs_exact_kernels(largest_int8_weight(model_bytes)):  # 8-bit weights without VNNI (cpu.py)
+    if u8s8_saturates():  # exact integer sums on a CPU without VNNI (cpu.py)
         options.add_session_config_entry("session.x64quantprecision", "1")
     if optimized_path:
         options.optimized_model_filepath = optimized_path
     return onnxruntime.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
-
-
-def largest_int8_weight(model_bytes: bytes) -> int:
-    """The largest magnitude among the model's int8 constants (its weights; their zero points are 0)."""
-    import onnx
-    from onnx import numpy_helper
-
-    tensors = onnx.load_from_string(model_bytes).graph.initializer
-    return max((int(np.abs(numpy_helper.to_array(t).astype(np.int16)).max(initial=0))
-                for t in tensors if t.data_type == onnx.TensorProto.INT8), default=0)
 
 
 class OnnxRuntimeModel(nn.Module):
@@ -105,6 +95,18 @@ def _optimized(model_bytes: bytes, level: str = "ORT_ENABLE_ALL"):
 def fused_operators(model_bytes: bytes) -> Counter:
     """Operator counts of the graph ONNX Runtime actually runs (after its QDQ fusions)."""
     return Counter(node.op_type for node in _optimized(model_bytes).graph.node)
+
+
+def exact_kernel_layers(model_bytes: bytes) -> tuple[int, int]:
+    """(integer convs and matrix products on ONNX Runtime's exact uint8 x uint8 kernels, all of
+    them), read from the graph it runs on this CPU: those whose weights it rewrote to uint8."""
+    import onnx
+
+    graph = _optimized(model_bytes).graph
+    weights = {t.name: t.data_type for t in graph.initializer}
+    layers = [node for node in graph.node if node.op_type in ("QLinearConv", "QGemm")]
+    exact = sum(weights.get(node.input[3]) == onnx.TensorProto.UINT8 for node in layers)
+    return exact, len(layers)
 
 
 def float_layers(model_bytes: bytes) -> set[str]:

@@ -1,9 +1,10 @@
 """challenge/export/cpu.py: ONNX Runtime's integer sums are exact on this CPU, whatever it is.
 
 On x86-64 without VNNI its fast uint8 x int8 kernels add pairs of products into a saturating
-int16; the kit's sessions ask for its exact kernels there when a weight exceeds 64 in magnitude.
-One small convolution whose pairs overflow int16 (2 * 255 * 127 > 32767) shows the sums exact;
-one whose weights are 64 (2 * 255 * 64 = 32,640 fits) keeps the fast kernels, and is exact too.
+int16; the kit's sessions ask for its exact kernels there, which ONNX Runtime then uses for the
+layers with a weight beyond +-64 only. One small convolution whose pairs overflow int16 (2 * 255 *
+127 > 32767) shows the sums exact; one whose weights are 64 (2 * 255 * 64 = 32,640 fits) keeps
+the fast kernels, and is exact too.
 """
 import numpy as np
 import pytest
@@ -13,9 +14,9 @@ pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (pip ins
 
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from challenge.export.cpu import needs_exact_kernels, u8s8_saturates  # noqa: E402
+from challenge.export.cpu import u8s8_saturates  # noqa: E402
 from challenge.export.graph import OPSET  # noqa: E402
-from challenge.export.runtime import largest_int8_weight, session  # noqa: E402
+from challenge.export.runtime import exact_kernel_layers, session  # noqa: E402
 
 CHANNELS = 8
 
@@ -39,32 +40,18 @@ def _saturating_conv(weight: int = 127, out_zero_point: int = 0) -> bytes:
 
 
 def test_integer_sums_are_exact_where_pairs_overflow_int16():
-    exact = session(_saturating_conv())
-    if u8s8_saturates():  # this CPU's fast kernels would saturate: the exact ones were asked for
-        assert exact.get_session_options().get_session_config_entry("session.x64quantprecision") == "1"
-    (y,) = exact.run(None, {"x": np.full((1, CHANNELS, 4, 4), 255, np.uint8)})
+    model = _saturating_conv()
+    (y,) = session(model).run(None, {"x": np.full((1, CHANNELS, 4, 4), 255, np.uint8)})
     assert (y == round(CHANNELS * 255 * 127 / 2000)).all(), y.ravel()[:4]  # 130; saturated pairs give 66
+    assert exact_kernel_layers(model) == ((1, 1) if u8s8_saturates() else (0, 1))
 
 
 @pytest.mark.parametrize("weight, out_zero_point", [(64, 0), (-64, 255)])
 def test_seven_bit_weights_keep_the_fast_kernels_and_are_exact(weight, out_zero_point):
     model = _saturating_conv(weight, out_zero_point)
-    assert largest_int8_weight(model) == 64
-    fast = session(model)
-    with pytest.raises(RuntimeError, match="does not have configuration"):  # the option is not set
-        fast.get_session_options().get_session_config_entry("session.x64quantprecision")
-    (y,) = fast.run(None, {"x": np.full((1, CHANNELS, 4, 4), 255, np.uint8)})
+    assert exact_kernel_layers(model) == (0, 1)  # on every CPU: ONNX Runtime leaves +-64 as int8
+    (y,) = session(model).run(None, {"x": np.full((1, CHANNELS, 4, 4), 255, np.uint8)})
     assert (y == out_zero_point + round(CHANNELS * 255 * weight / 2000)).all(), y.ravel()[:4]  # 65 or 190
-
-
-def test_only_weights_beyond_64_need_the_exact_kernels(tmp_path, monkeypatch):
-    monkeypatch.setattr("platform.machine", lambda: "x86_64")
-    avx2, vnni = tmp_path / "avx2", tmp_path / "vnni"
-    avx2.write_text("flags\t\t: fpu sse avx2 fma\n")
-    vnni.write_text("flags\t\t: avx2 avx512f avx512_vnni\n")
-    assert [needs_exact_kernels(w, str(avx2)) for w in (0, 8, 63, 64, 65, 127, 128)] == [False] * 4 + [True] * 3
-    assert not any(needs_exact_kernels(w, str(vnni)) for w in (64, 65, 127, 128))
-    assert largest_int8_weight(_saturating_conv(-128)) == 128
 
 
 @pytest.mark.parametrize("flags, saturates", [("fpu sse avx2 fma", True), ("avx2 avx512f avx512_vnni", False),
