@@ -59,14 +59,18 @@ def mobilenet_weights() -> Path:
     return require(ASSETS / "weights" / "mobilenet_v2-b0353104.pth")
 
 
-@pytest.fixture
-def weights_dir(tmp_path, standins, mobilenet_weights) -> Path:
+def make_weights_dir(folder: Path) -> Path:
     """A --weights-dir holding the real MobileNetV2 checkpoint and the two stand-ins."""
-    folder = tmp_path / "weights"
     folder.mkdir()
-    for source in [mobilenet_weights, *sorted(standins.glob("*.pth"))]:
+    mobilenet = require(ASSETS / "weights" / "mobilenet_v2-b0353104.pth")
+    for source in [mobilenet, *sorted(require(STANDINS).glob("*.pth"))]:
         (folder / source.name).symlink_to(source)
     return folder
+
+
+@pytest.fixture
+def weights_dir(tmp_path) -> Path:
+    return make_weights_dir(tmp_path / "weights")
 
 
 @pytest.fixture(scope="session")
@@ -79,6 +83,16 @@ def trained_resnet18():
     model = torchvision.models.resnet18(num_classes=10)
     model.load_state_dict(torch.load(path, weights_only=True, map_location="cpu"))
     return model.eval()
+
+
+@pytest.fixture(scope="session")
+def shufflenet_alone(tmp_path_factory):
+    """main.py on ShuffleNetV2 and the stand-ins' first six images (test_entry_points' SMALL) and
+    the artifact it saved: the run that run.bash's and torchrun's are compared with, made once."""
+    from tests.test_entry_points import SMALL, run, standin_args
+
+    artifact = tmp_path_factory.mktemp("alone") / "s.safetensors"
+    return run(["--model", "shufflenet_v2_x1_0", *standin_args(), *SMALL, "--save-model", str(artifact)]), artifact
 
 
 def side_by_side(commands: list[list[str]]) -> list[subprocess.CompletedProcess]:

@@ -6,7 +6,8 @@ import torch
 
 from challenge import distributed
 from challenge.errors import KitError
-from tests.test_entry_points import SMALL, assert_one_line_error, run, standin_args
+from tests.conftest import make_weights_dir
+from tests.test_entry_points import SMALL, all_finished, assert_one_line_error, run, standin_args, start
 
 TORCHRUN = (sys.executable, "-m", "torch.distributed.run", "--standalone")
 LAUNCH = (sys.executable, "-m", "challenge.launch", "--nproc-per-node", "2", "main.py")  # what run.bash starts
@@ -23,23 +24,17 @@ def test_more_processes_than_images_is_a_user_error():
         distributed.check_shardable(2, 3)
 
 
-def test_two_gloo_processes_write_the_single_process_output(tmp_path):
-    args = ["--model", "shufflenet_v2_x1_0", *standin_args(), *SMALL, "--limit", "10"]
-    single = run([*args, "--no-cache", "--save-dir", str(tmp_path / "one")])
-    double = run([*args, "--cache-dir", str(tmp_path / "cache"), "--save-dir", str(tmp_path / "two")],
+def test_two_gloo_processes_write_the_single_process_output(tmp_path, shufflenet_alone):
+    single, artifact = shufflenet_alone  # main.py in one process, on the same six images
+    double = run(["--model", "shufflenet_v2_x1_0", *standin_args(), *SMALL, "--cache-dir", str(tmp_path / "cache"),
+                  "--save-dir", str(tmp_path / "two")],
                  script=(*TORCHRUN, "--nproc-per-node", "2", "main.py"),
                  env={"DFQ_SINGLE_PROCESS_THREADS": str(torch.get_num_threads())})  # as run.bash sets it
     assert single.returncode == 0, single.stderr
     assert double.returncode == 0, double.stderr
-    assert double.stdout == single.stdout and double.stdout.count("\n") == 11
+    assert double.stdout == single.stdout and double.stdout.count("\n") == 7
     assert "2 processes" in double.stderr and double.stderr.count(": top-1 ") == 1
-    name = "shufflenet_v2_x1_0.safetensors"
-    assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
-
-
-def test_run_bash_refuses_more_processes_than_images():
-    result = run([*standin_args(), *SMALL, "--limit", "2", "--nproc-per-node", "3"], script=("bash", "run.bash"))
-    assert_one_line_error(result, "3 processes for 2 images")
+    assert (tmp_path / "two" / "shufflenet_v2_x1_0.safetensors").read_bytes() == artifact.read_bytes()
 
 
 def _tree_with_a_corrupt_last_image(root):
@@ -57,22 +52,40 @@ def _tree_with_a_corrupt_last_image(root):
     return last
 
 
-def test_an_error_in_one_process_s_own_images_is_its_one_line(tmp_path, weights_dir):
+@pytest.fixture(scope="module")
+def refused(tmp_path_factory):
+    """The refusals of the three tests below, started together (their processes mostly import
+    torch), and the image cut short: name -> result."""
+    folder = tmp_path_factory.mktemp("refused")
+    weights = ["--weights-dir", str(make_weights_dir(folder / "weights"))]
+    last = _tree_with_a_corrupt_last_image(folder / "data")
+    commands = {
+        "too_many_processes": ([*standin_args(), *SMALL, "--limit", "2", "--nproc-per-node", "3"],
+                               ("bash", "run.bash")),
+        "own_images": (["--model", "resnet18", "--data", str(folder / "data"), *standin_args()[2:4], *weights, *SMALL,
+                        "--limit", "4", "--no-cache"], LAUNCH),
+        "calibrating": (["--model", "resnet18", *standin_args()[:4], *weights, *SMALL, "--limit", "4",
+                         "--gen-arg", "nonsense=1"], LAUNCH),
+    }
+    return all_finished({name: start(args, script=script) for name, (args, script) in commands.items()}), last
+
+
+def test_run_bash_refuses_more_processes_than_images(refused):
+    results, _ = refused
+    assert_one_line_error(results["too_many_processes"], "3 processes for 2 images")
+
+
+def test_an_error_in_one_process_s_own_images_is_its_one_line(refused):
     """Only process 1 decodes the bad file (--no-cache): it says so; process 0, left waiting in
     the gather, ends quietly; the launcher adds nothing and exits 2."""
-    last = _tree_with_a_corrupt_last_image(tmp_path / "data")
-    args = ["--model", "resnet18", "--data", str(tmp_path / "data"), *standin_args()[2:4],
-            "--weights-dir", str(weights_dir), *SMALL, "--limit", "4", "--no-cache"]
-    result = run(args, script=LAUNCH)
-    assert_one_line_error(result, "process 1 of 2", "cannot read image", last.name)
+    results, last = refused
+    assert_one_line_error(results["own_images"], "process 1 of 2", "cannot read image", last.name)
 
 
-def test_an_error_only_the_calibrating_process_meets_is_one_line(weights_dir):
+def test_an_error_only_the_calibrating_process_meets_is_one_line(refused):
     """A wrong generator argument shows only when process 0 generates: every process ends, one line."""
-    args = ["--model", "resnet18", *standin_args()[:4], "--weights-dir", str(weights_dir), *SMALL, "--limit", "4",
-            "--gen-arg", "nonsense=1"]
-    result = run(args, script=LAUNCH)
-    assert_one_line_error(result, "rejected its arguments")
+    results, _ = refused
+    assert_one_line_error(results["calibrating"], "rejected its arguments")
 
 
 @pytest.mark.parametrize("failures,expected", [

@@ -14,12 +14,38 @@ REPO = Path(__file__).resolve().parents[1]
 SMALL = ["--limit", "6", "--num-samples", "4", "--batch-size", "4", "--workers", "0", "--device", "cpu"]
 
 
-def run(args, cwd=REPO, env=None, script=(sys.executable, "main.py")):
+def start(args, cwd=REPO, env=None, script=(sys.executable, "main.py")) -> subprocess.Popen:
     # This interpreter, not whichever `python` is first on PATH: the tests must pass from a
     # virtual environment that is not activated. run.bash reads it from $PYTHON.
     environment = dict(os.environ, PYTHON=sys.executable, **(env or {}))
     environment.pop("IMAGENET_VAL", None) if "IMAGENET_VAL" not in (env or {}) else None
-    return subprocess.run([*script, *args], cwd=cwd, capture_output=True, text=True, env=environment, timeout=600)
+    return subprocess.Popen([*script, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=environment)
+
+
+def finished(process: subprocess.Popen) -> subprocess.CompletedProcess:
+    try:
+        stdout, stderr = process.communicate(timeout=600)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def all_finished(running: dict) -> dict:
+    """name -> finished(process) for processes started side by side; after a timeout, the others
+    are ended too (none is left running behind the test)."""
+    try:
+        return {name: finished(process) for name, process in running.items()}
+    finally:
+        for process in running.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+def run(args, cwd=REPO, env=None, script=(sys.executable, "main.py")):
+    return finished(start(args, cwd, env, script))
 
 
 def assert_one_line_error(result, *fragments):
@@ -38,45 +64,88 @@ def standin_args():
             "--weights-dir", str(require(STANDINS))]
 
 
-def test_unknown_model():
-    assert_one_line_error(run(["--model", "vgg16", "--data", "."]), "unknown model 'vgg16'", "resnet18")
+def _refused_commands(folder: Path) -> dict:
+    """The commands of the tests below that end in an error (test -> start()'s arguments), with
+    their files in `folder`; those that need the shared assets only where they are present (their
+    tests skip without them)."""
+    bash = {"script": ("bash", "run.bash")}
+    commands = {
+        "unknown_model": {"args": ["--model", "vgg16", "--data", "."]},
+        "unknown_generator": {"args": ["--model", "resnet18", "--generator", "magic"]},
+        "unknown_scheme": {"args": ["--model", "resnet18", "--scheme", "int3"]},
+        "abbreviated_options": {"args": ["--mod", "resnet18"], **bash},
+        "run_bash_stops": {"args": ["--scheme", "nope"], **bash},
+    }
+    if STANDINS.is_dir():
+        weights_dir = ["--weights-dir", str(STANDINS)]
+        commands["missing_data_folder"] = {"args": ["--model", "resnet18", *weights_dir, "--data", "/no/such/folder"]}
+        commands["no_data_folder"] = {"args": ["--model", "resnet18", *weights_dir]}
+        if IMAGENETTE.is_dir():
+            classes = ["--classes", str(IMAGENETTE / "wnids.txt")]
+            data = ["--data", str(IMAGENETTE), *classes]
+            commands["missing_weights"] = {"args": ["--model", "resnet18", *data],
+                                           "env": {"TORCH_HOME": str(folder), "https_proxy": "http://127.0.0.1:9"}}
+            other = STANDINS / "shufflenet_v2_x1_0-imagenette10.pth"
+            commands["other_architecture"] = {"args": ["--model", "resnet18", *data, "--weights", str(other)]}
+            commands["several_models"] = {"args": ["--model", "resnet18,resnet81", *data, *weights_dir, *SMALL]}
+            commands["reuse_without_cache"] = {"args": [*REUSE[:-2], *data, *weights_dir, *SMALL, "--no-cache"]}
+            # A class folder not in the list; a JPEG cut short, decoded in this process or in workers.
+            unknown_class = folder / "unknown-class"
+            shutil.copytree(IMAGENETTE / "n01440764", unknown_class / "n01440764")
+            (unknown_class / "n99999999").mkdir()
+            commands["class_folder"] = {"args": ["--model", "resnet18", "--data", str(unknown_class), *classes,
+                                                 *weights_dir, *SMALL]}
+            for workers in ("0", "2"):
+                corrupt = folder / f"corrupt-{workers}"
+                shutil.copytree(IMAGENETTE / "n01440764", corrupt / "n01440764")
+                first = sorted((corrupt / "n01440764").iterdir())[0]
+                first.write_bytes(first.read_bytes()[:200])
+                args = ["--model", "resnet18", "--data", str(corrupt), *classes, *weights_dir, *SMALL]
+                args[args.index("--workers") + 1] = workers
+                commands[f"corrupt_jpeg_{workers}"] = {"args": args}
+    return commands
 
 
-def test_unknown_generator():
-    assert_one_line_error(run(["--model", "resnet18", "--generator", "magic"]), "unknown generator 'magic'", "gaussian")
+@pytest.fixture(scope="module")
+def refused(tmp_path_factory) -> dict:
+    """The results of _refused_commands, all started at once on first use: each process mostly
+    imports torch, so side by side they take half the time on two cores."""
+    commands = _refused_commands(tmp_path_factory.mktemp("refused"))
+    return all_finished({test: start(**command) for test, command in commands.items()})
 
 
-def test_unknown_scheme():
-    assert_one_line_error(run(["--model", "resnet18", "--scheme", "int3"]), "unknown scheme 'int3'", "int8")
+def test_unknown_model(refused):
+    assert_one_line_error(refused["unknown_model"], "unknown model 'vgg16'", "resnet18")
 
 
-def test_missing_data_folder():
-    assert_one_line_error(run(["--model", "resnet18", "--weights-dir", str(require(STANDINS)),
-                               "--data", "/no/such/folder"]), "data folder '/no/such/folder' does not exist")
+def test_unknown_generator(refused):
+    assert_one_line_error(refused["unknown_generator"], "unknown generator 'magic'", "gaussian")
 
 
-def test_no_data_folder_at_all():
-    assert_one_line_error(run(["--model", "resnet18", "--weights-dir", str(require(STANDINS))]), "IMAGENET_VAL")
+def test_unknown_scheme(refused):
+    assert_one_line_error(refused["unknown_scheme"], "unknown scheme 'int3'", "int8")
 
 
-def test_class_folder_not_in_the_list(tmp_path):
-    shutil.copytree(require(IMAGENETTE) / "n01440764", tmp_path / "n01440764")
-    (tmp_path / "n99999999").mkdir()
-    result = run(["--model", "resnet18", "--data", str(tmp_path), "--classes", str(IMAGENETTE / "wnids.txt"),
-                  "--weights-dir", str(STANDINS), *SMALL])
-    assert_one_line_error(result, "n99999999", "not in the model's class list")
+def test_missing_data_folder(refused):
+    require(STANDINS)
+    assert_one_line_error(refused["missing_data_folder"], "data folder '/no/such/folder' does not exist")
+
+
+def test_no_data_folder_at_all(refused):
+    require(STANDINS)
+    assert_one_line_error(refused["no_data_folder"], "IMAGENET_VAL")
+
+
+def test_class_folder_not_in_the_list(refused):
+    require(IMAGENETTE), require(STANDINS)
+    assert_one_line_error(refused["class_folder"], "n99999999", "not in the model's class list")
 
 
 @pytest.mark.parametrize("workers", ["0", "2"])
-def test_corrupt_jpeg(tmp_path, workers):
-    folder = tmp_path / "n01440764"
-    shutil.copytree(require(IMAGENETTE) / "n01440764", folder)
-    first = sorted(folder.iterdir())[0]
-    first.write_bytes(first.read_bytes()[:200])
-    args = ["--model", "resnet18", "--data", str(tmp_path), "--classes", str(IMAGENETTE / "wnids.txt"),
-            "--weights-dir", str(STANDINS), *SMALL]
-    args[args.index("--workers") + 1] = workers
-    assert_one_line_error(run(args), "cannot read image", first.name)
+def test_corrupt_jpeg(refused, workers):
+    first = sorted((require(IMAGENETTE) / "n01440764").iterdir())[0]  # the one cut short
+    require(STANDINS)
+    assert_one_line_error(refused[f"corrupt_jpeg_{workers}"], "cannot read image", first.name)
 
 
 def test_bad_generator_settings():
@@ -100,22 +169,20 @@ def test_bad_generator_settings():
     assert listed.stderr.splitlines()[:2] == ["conv1", "layer1.0.conv1"] and "fc" in listed.stderr.splitlines()
 
 
-def test_missing_weights_without_network(tmp_path):
-    result = run(["--model", "resnet18", *standin_args()[:4]], env={"TORCH_HOME": str(tmp_path),
-                                                                     "https_proxy": "http://127.0.0.1:9"})
-    assert_one_line_error(result, "resnet18-f37072fd.pth", "--weights")
+def test_missing_weights_without_network(refused):
+    require(IMAGENETTE), require(STANDINS)
+    assert_one_line_error(refused["missing_weights"], "resnet18-f37072fd.pth", "--weights")
 
 
-def test_checkpoint_of_another_architecture():
-    args = standin_args()
-    args[args.index("--weights-dir")] = "--weights"
-    args[args.index("--weights") + 1] = str(STANDINS / "shufflenet_v2_x1_0-imagenette10.pth")
-    assert_one_line_error(run(["--model", "resnet18", *args]), "does not fit the resnet18 architecture")
+def test_checkpoint_of_another_architecture(refused):
+    require(IMAGENETTE), require(STANDINS)
+    assert_one_line_error(refused["other_architecture"], "does not fit the resnet18 architecture")
 
 
-def test_main_writes_only_output_and_is_deterministic(tmp_path):
-    args = ["--model", "shufflenet_v2_x1_0", *standin_args(), *SMALL, "--save-model", str(tmp_path / "s.safetensors")]
-    first, second = run(args), run(args)
+def test_main_writes_only_output_and_is_deterministic(tmp_path, shufflenet_alone):
+    first, artifact = shufflenet_alone
+    again = tmp_path / "s.safetensors"
+    second = run(["--model", "shufflenet_v2_x1_0", *standin_args(), *SMALL, "--save-model", str(again)])
     assert first.returncode == 0, first.stderr
     assert first.stdout == second.stdout
     (section,) = parse(first.stdout.encode())
@@ -124,19 +191,24 @@ def test_main_writes_only_output_and_is_deterministic(tmp_path):
     (line,) = [line for line in first.stderr.splitlines() if line.startswith("shufflenet_v2_x1_0: seconds: ")]
     stages = [part.rsplit(" ", 1)[0] for part in line.split(": seconds: ")[1].split("; ")[0].split(", ")]
     assert stages == ["setup", "generate", "prepare", "calibrate", "round", "save", "images", "evaluate"], line
-    assert (tmp_path / "s.safetensors").is_file()
+    assert artifact.is_file() and again.read_bytes() == artifact.read_bytes()
 
 
-def test_reused_synthetic_images_give_the_same_output(tmp_path):
+# The reuse test's arguments but the data, weights and sizes, and its cache folder (given last).
+REUSE = ["--model", "shufflenet_v2_x1_0", "--generator", "zeroq", "--gen-arg", "iterations=2", "--reuse-synthetic",
+         "--cache-dir", None]
+
+
+def test_reused_synthetic_images_give_the_same_output(tmp_path, refused):
     """--reuse-synthetic: the first run keeps ZeroQ's images, the second reads them back instead of
-    generating (the log says which) and writes the same output.txt."""
-    args = ["--model", "shufflenet_v2_x1_0", *standin_args(), *SMALL, "--generator", "zeroq", "--gen-arg",
-            "iterations=2", "--reuse-synthetic", "--cache-dir", str(tmp_path)]
+    generating (the log says which) and writes the same output.txt; with --no-cache, one line
+    (that run is among the refusals, side by side)."""
+    args = [*REUSE[:-2], *standin_args(), *SMALL, "--cache-dir", str(tmp_path)]
     first, second = run(args), run(args)
     assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
     assert "synthetic images kept for reuse" in first.stderr and "synthetic images reused from" in second.stderr
     assert first.stdout == second.stdout and len(list((tmp_path / "synthetic").iterdir())) == 1
-    assert_one_line_error(run([*args[:-2], "--no-cache"]), "--reuse-synthetic", "--no-cache")
+    assert_one_line_error(refused["reuse_without_cache"], "--reuse-synthetic", "--no-cache")
 
 
 def test_participant_generator_file(tmp_path):
@@ -149,7 +221,7 @@ def test_participant_generator_file(tmp_path):
     assert parse(result.stdout.encode())[0].generator == f"{own}:noise"
 
 
-def test_run_bash_writes_all_three_models(tmp_path, weights_dir):
+def test_run_bash_writes_all_three_models(tmp_path, weights_dir, shufflenet_alone):
     result = run([*standin_args()[:4], "--weights-dir", str(weights_dir), *SMALL, "--save-dir", str(tmp_path)],
                  script=("bash", "run.bash"))
     assert result.returncode == 0, result.stderr
@@ -157,12 +229,12 @@ def test_run_bash_writes_all_three_models(tmp_path, weights_dir):
     assert [s.model for s in sections] == ["resnet18", "mobilenet_v2", "shufflenet_v2_x1_0"]
     assert sorted(p.name for p in tmp_path.glob("*.safetensors")) == [
         "mobilenet_v2.safetensors", "resnet18.safetensors", "shufflenet_v2_x1_0.safetensors"]
-    # The three run in one process; the last must not depend on the two before it.
-    alone = run(["--model", "shufflenet_v2_x1_0", *standin_args()[:4], "--weights-dir", str(weights_dir), *SMALL,
-                 "--save-model", str(tmp_path / "alone.safetensors")])
+    # The three run in one process; the last must not depend on the two before it (the same
+    # checkpoint file as in weights_dir, main.py alone).
+    alone, artifact = shufflenet_alone
     assert alone.returncode == 0, alone.stderr
     assert result.stdout.endswith(alone.stdout)
-    assert (tmp_path / "alone.safetensors").read_bytes() == (tmp_path / "shufflenet_v2_x1_0.safetensors").read_bytes()
+    assert artifact.read_bytes() == (tmp_path / "shufflenet_v2_x1_0.safetensors").read_bytes()
 
 
 @pytest.mark.parametrize("extra,fragment", [
@@ -179,17 +251,18 @@ def test_several_models_are_checked_together(extra, fragment):
         model_plans(parse_args([*extra, "--data", "unused"]))
 
 
-def test_several_models_in_one_process_are_one_error_line():
-    assert_one_line_error(run(["--model", "resnet18,resnet81", *standin_args(), *SMALL]), "unknown model 'resnet81'")
+def test_several_models_in_one_process_are_one_error_line(refused):
+    require(IMAGENETTE), require(STANDINS)
+    assert_one_line_error(refused["several_models"], "unknown model 'resnet81'")
 
 
-def test_abbreviated_options_cannot_slip_past_run_bash():
-    result = run(["--mod", "resnet18"], script=("bash", "run.bash"))
+def test_abbreviated_options_cannot_slip_past_run_bash(refused):
+    result = refused["abbreviated_options"]
     assert result.returncode == 2 and "unrecognized arguments: --mod" in result.stderr
 
 
-def test_run_bash_stops_at_the_first_error():
-    result = run(["--scheme", "nope"], script=("bash", "run.bash"))
+def test_run_bash_stops_at_the_first_error(refused):
+    result = refused["run_bash_stops"]
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.count("error:") == 1
 

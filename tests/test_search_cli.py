@@ -45,15 +45,17 @@ def test_search_then_main_layer_config_meets_the_target_as_scored(tmp_path):
         assert (tmp_path / name).is_file(), name
     assert {rule["weight_bits"] for rule in read_layer_config(out)} <= {4, 8}
     artifact = tmp_path / "resnet18.safetensors"
-    run = start("--model", "resnet18", "--data", str(require(IMAGENETTE)), "--classes", str(IMAGENETTE / "wnids.txt"),
-                "--weights", resnet18_weights(), *TINY, "--limit", "2", "--workers", "0", "--layer-config", str(out),
-                "--save-model", str(artifact), module=("main.py",))
+    # main.py on the config, and re-solving for another target, which reuses the measured
+    # sensitivities (no second measurement): side by side, neither reads what the other writes.
+    run, again = side_by_side([
+        [sys.executable, "main.py", "--model", "resnet18", "--data", str(require(IMAGENETTE)), "--classes",
+         str(IMAGENETTE / "wnids.txt"), "--weights", resnet18_weights(), *TINY, "--limit", "2", "--workers", "0",
+         "--layer-config", str(out), "--save-model", str(artifact)],
+        [sys.executable, "-m", "challenge.search", "--model", "resnet18", "--weights", resnet18_weights(), *TINY,
+         "--weight-bits", "4,8", "--samples", "1", "--target-compression", "82", "--out", str(tmp_path / "again.toml"),
+         "--sensitivities-from", str(tmp_path / "mixed.sensitivities.json"), *reuse]])
     assert run.returncode == 0, run.stderr
     assert scorer_compression(artifact) >= 80.0
-    # Re-solving for another target reuses the measured sensitivities: no second measurement.
-    again = start("--model", "resnet18", "--weights", resnet18_weights(), *TINY, "--weight-bits", "4,8",
-                  "--samples", "1", "--target-compression", "82", "--out", str(tmp_path / "again.toml"),
-                  "--sensitivities-from", str(tmp_path / "mixed.sensitivities.json"), *reuse)
     assert again.returncode == 0, again.stderr
     assert "sensitivities 0.0 s" in again.stderr
     assert "synthetic images reused from" in again.stderr  # and the same images: not generated again

@@ -26,7 +26,7 @@ from challenge.export.runtime import OnnxRuntimeModel, fused_operators, session 
 from challenge.models import MODEL_NAMES, build_architecture, load_fp32_model  # noqa: E402
 from challenge.quant import get_scheme, list_schemes, quantize_model  # noqa: E402
 from challenge.quant.exact import exact_runtime, normalize_exact  # noqa: E402
-from tests.conftest import ASSETS, IMAGENET_VAL, IMAGENETTE, REPO, require  # noqa: E402
+from tests.conftest import ASSETS, IMAGENET_VAL, IMAGENETTE, REPO, require, side_by_side  # noqa: E402
 
 # The graph takes any image size, as the architectures do; 64 x 64 keeps the tests fast.
 IMAGES = torch.randint(0, 256, (2, 3, 64, 64), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
@@ -183,11 +183,6 @@ def test_onnxruntime_predicts_as_the_reference_on_real_images(tmp_path, arch):
 # ---------------------------------------------------------------- command line
 
 
-def _run(*args, script=("-m", "challenge.export")):
-    return subprocess.run([sys.executable, *script, *map(str, args)], cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
-
-
 def _one_line_error(result, *fragments):
     assert result.returncode == 2, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
@@ -196,47 +191,70 @@ def _one_line_error(result, *fragments):
         assert fragment in lines[0]
 
 
-def test_command_line_export(exported, tmp_path):
-    artifact, _ = exported("resnet18", "int8")
-    result = _run(artifact, "--out", tmp_path / "sub" / "m.onnx")
-    assert result.returncode == 0 and result.stdout == "", result.stderr
-    onnx.checker.check_model(onnx.load(tmp_path / "sub" / "m.onnx"))
-    assert [p.name for p in (tmp_path / "sub").iterdir()] == ["m.onnx"]  # no temporary file left
+def _main_args(folder):
+    """main.py on the ShuffleNetV2 stand-in with the ONNX Runtime runtime, its export in `folder`."""
+    root = IMAGENETTE
+    return ["--model", "shufflenet_v2_x1_0", "--data", root, "--classes", root / "wnids.txt", "--weights-dir",
+            ASSETS / "weights" / "standins", "--limit", "6", "--num-samples", "4", "--batch-size", "4",
+            "--workers", "0", "--device", "cpu", "--runtime", "onnxruntime", "--export-onnx", folder / "s.onnx"]
 
 
-def test_bad_inputs_end_with_one_line_and_exit_2(exported, tmp_path):
+@pytest.fixture(scope="module")
+def command_lines(exported, tmp_path_factory):
+    """The processes of the three tests below, started together (each mostly imports torch and
+    ONNX): name -> result, and each test's folder."""
     from safetensors.torch import load_file, save_file
 
-    not_kit = tmp_path / "other.safetensors"
-    save_file({"weight": torch.zeros(3)}, not_kit)
-    _one_line_error(_run(not_kit, "--out", tmp_path / "a.onnx"), "other.safetensors", "metadata")
+    folders = {name: tmp_path_factory.mktemp(name) for name in ("export", "bad", "main")}
     artifact, _ = exported("resnet18", "int8")
-    foreign = tmp_path / "w3a3.safetensors"
+    bad = folders["bad"]
+    save_file({"weight": torch.zeros(3)}, bad / "other.safetensors")
     metadata = dict(read_artifact(artifact).metadata, scheme="w3a3")
-    save_file(load_file(artifact), foreign, metadata={"dfq_artifact": json.dumps(metadata)})
-    _one_line_error(_run(foreign, "--out", tmp_path / "b.onnx"), "scheme 'w3a3'", "int8")
-    (tmp_path / "file").write_text("")
-    _one_line_error(_run(artifact, "--out", tmp_path / "file" / "c.onnx"), "cannot write", "c.onnx")
+    save_file(load_file(artifact), bad / "w3a3.safetensors", metadata={"dfq_artifact": json.dumps(metadata)})
+    (bad / "file").write_text("")
+    export = [sys.executable, "-m", "challenge.export"]
+    commands = {"export": [*export, artifact, "--out", folders["export"] / "sub" / "m.onnx"],
+                "not_kit": [*export, bad / "other.safetensors", "--out", bad / "a.onnx"],
+                "foreign": [*export, bad / "w3a3.safetensors", "--out", bad / "b.onnx"],
+                "unwritable": [*export, artifact, "--out", bad / "file" / "c.onnx"]}
+    if IMAGENETTE.is_dir() and (ASSETS / "weights" / "standins").is_dir():
+        commands["main"] = [sys.executable, "main.py", *_main_args(folders["main"])]
+    results = side_by_side([[str(part) for part in command] for command in commands.values()])
+    return dict(zip(commands, results)), folders
+
+
+def test_command_line_export(command_lines):
+    results, folders = command_lines
+    result, folder = results["export"], folders["export"]
+    assert result.returncode == 0 and result.stdout == "", result.stderr
+    onnx.checker.check_model(onnx.load(folder / "sub" / "m.onnx"))
+    assert [p.name for p in (folder / "sub").iterdir()] == ["m.onnx"]  # no temporary file left
+
+
+def test_bad_inputs_end_with_one_line_and_exit_2(exported, command_lines):
+    results, folders = command_lines
+    _one_line_error(results["not_kit"], "other.safetensors", "metadata")
+    _one_line_error(results["foreign"], "scheme 'w3a3'", "int8")
+    _one_line_error(results["unwritable"], "cannot write", "c.onnx")
+    artifact, _ = exported("resnet18", "int8")
     with pytest.raises(KitError, match="is the artifact itself"):
         export_artifact(artifact, artifact)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "other.safetensors", "w3a3.safetensors"]
+    assert sorted(p.name for p in folders["bad"].iterdir()) == ["file", "other.safetensors", "w3a3.safetensors"]
 
 
-def test_main_evaluates_with_onnxruntime_and_exports(tmp_path):
+def test_main_evaluates_with_onnxruntime_and_exports(command_lines):
     from challenge.cli import parse_args
     from challenge.output_format import parse
 
-    root = require(IMAGENETTE)
-    args = ["--model", "shufflenet_v2_x1_0", "--data", root, "--classes", root / "wnids.txt", "--weights-dir",
-            require(ASSETS / "weights" / "standins"), "--limit", "6", "--num-samples", "4", "--batch-size", "4", "--workers", "0",
-            "--device", "cpu", "--runtime", "onnxruntime", "--export-onnx", tmp_path / "s.onnx"]
-    result = _run(*args, script=("main.py",))
+    require(IMAGENETTE), require(ASSETS / "weights" / "standins")
+    results, folders = command_lines
+    result, folder = results["main"], folders["main"]
     assert result.returncode == 0, result.stderr
     (section,) = parse(result.stdout.encode())
     assert section.num_images == 6 and "onnxruntime runtime" in result.stderr
-    onnx.checker.check_model(onnx.load(tmp_path / "s.onnx"))
+    onnx.checker.check_model(onnx.load(folder / "s.onnx"))
     with pytest.raises(KitError, match="cannot write ONNX output"):  # before any model is loaded
-        parse_args([*map(str, args[:-1]), str(tmp_path / "s.onnx" / "x.onnx")])
+        parse_args([*map(str, _main_args(folder)[:-1]), str(folder / "s.onnx" / "x.onnx")])
 
 
 def test_run_bash_refuses_one_onnx_path_for_three_models():

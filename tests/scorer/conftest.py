@@ -69,6 +69,9 @@ class Challenge:
         return members
 
     def upload(self, team: str, name: str, members: dict[str, bytes], **kwargs) -> Path:
+        """Zipped as `scorer pack` zips an upload: the artifacts stored (they barely deflate, and
+        deflating 15 MB of them took 0.4 s a zip), the rest deflated."""
+        kwargs.setdefault("stored", [m for m in members if m.startswith("models/")])
         return make_zip(self.root / "inbox" / team / name, members, **kwargs)
 
 

@@ -31,13 +31,14 @@ def output_text(files, labels_by_model: dict[str, list[int]], *, quantized_bytes
 
 
 def make_zip(path: Path, members: dict[str, bytes], *, modes: dict[str, int] | None = None,
-             compression=zipfile.ZIP_DEFLATED) -> Path:
-    """Members by name; `modes` sets Unix mode bits (e.g. symlinks) the way hostile zips do."""
+             compression=zipfile.ZIP_DEFLATED, stored=()) -> Path:
+    """Members by name; `modes` sets Unix mode bits (e.g. symlinks) the way hostile zips do; the
+    members named in `stored` are stored as they are, the others compressed with `compression`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w", compression=compression) as archive:
         for name, data in members.items():
             info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
-            info.compress_type = compression
+            info.compress_type = zipfile.ZIP_STORED if name in stored else compression
             info.create_system = 3
             info.external_attr = ((modes or {}).get(name, stat.S_IFREG | 0o644)) << 16
             archive.writestr(info, data)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -138,8 +139,11 @@ def test_codabench_run_gives_the_figures_of_scorer_run(example, tmp_path):
     row = example["board"].iloc[0]
     upload = tmp_path / "upload.zip"
     upload.write_bytes(bundle.wrap(example["team_zip"]))
-    for submitted in (example["team_zip"], upload):  # as pack wrote it, and inside a zip
-        done = codabench_run(example["competition"], submitted, keep=tmp_path / submitted.stem)
+    submissions = (example["team_zip"], upload)  # as pack wrote it, and inside a zip
+    # The two runs side by side (threads waiting on their scoring processes, which mostly import torch).
+    with ThreadPoolExecutor(len(submissions)) as pool:
+        runs = list(pool.map(lambda s: codabench_run(example["competition"], s, keep=tmp_path / s.stem), submissions))
+    for submitted, done in zip(submissions, runs):
         assert done.returncode == 0, done.stderr[-2000:]
         assert done.scores["compression"] == row["compression"] and done.scores["accuracy"] == row["accuracy"]
         for model in MODELS:
