@@ -118,7 +118,7 @@ def measure(args, arch, weights, folder, classes, device) -> dict:
     for name, rate in medians.items():
         print(f"  {name:22s} {rate:7.1f} images/s   ratio to fp32 {rate / medians['fp32']:.2f}")
     for name, counts in operators.items():
-        print(f"  {name}: ONNX Runtime runs " + ", ".join(f"{op} {n}" for op, n in sorted(counts.items(), key=str)))
+        print(f"  {name}: ONNX Runtime runs " + ", ".join(f"{op} {n}" for op, n in sorted(counts.items())))
     return {"images": len(images), "rates": rates, "median": medians, "export_seconds": exports,
             "operators": operators}
 
@@ -159,7 +159,7 @@ def markdown(report: dict) -> str:
         lines += ["", "Operators of the graph ONNX Runtime optimized and runs (`SessionOptions.optimized_model_filepath`):", ""]
         for model, result in report["models"].items():
             for name, counts in result.get("operators", {}).items():
-                lines.append(f"- {model}, {name}: " + ", ".join(f"{op} {n}" for op, n in sorted(counts.items(), key=str)))
+                lines.append(f"- {model}, {name}: " + ", ".join(f"{op} {n}" for op, n in sorted(counts.items())))
     return "\n".join(lines) + "\n"
 
 
