@@ -95,12 +95,30 @@ def shufflenet_alone(tmp_path_factory):
     return run(["--model", "shufflenet_v2_x1_0", *standin_args(), *SMALL, "--save-model", str(artifact)]), artifact
 
 
+def finished(process: subprocess.Popen) -> subprocess.CompletedProcess:
+    try:
+        stdout, stderr = process.communicate(timeout=600)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def all_finished(running: dict) -> dict:
+    """name -> finished(process) for processes started side by side; after a timeout, the others
+    are ended too (none is left running behind the test)."""
+    try:
+        return {name: finished(process) for name, process in running.items()}
+    finally:
+        for process in running.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
 def side_by_side(commands: list[list[str]]) -> list[subprocess.CompletedProcess]:
     """Run the commands at once from the repository and wait for them all: command-line checks
     whose processes mostly import torch take half the time on two cores."""
-    running = [subprocess.Popen(c, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in commands]
-    done = []
-    for command, process in zip(commands, running):
-        stdout, stderr = process.communicate(timeout=600)
-        done.append(subprocess.CompletedProcess(command, process.returncode, stdout, stderr))
-    return done
+    running = {i: subprocess.Popen(c, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for i, c in enumerate(commands)}
+    return list(all_finished(running).values())

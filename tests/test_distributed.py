@@ -6,8 +6,8 @@ import torch
 
 from challenge import distributed
 from challenge.errors import KitError
-from tests.conftest import make_weights_dir
-from tests.test_entry_points import SMALL, all_finished, assert_one_line_error, run, standin_args, start
+from tests.conftest import all_finished, make_weights_dir
+from tests.test_entry_points import SMALL, assert_one_line_error, run, standin_args, start
 
 TORCHRUN = (sys.executable, "-m", "torch.distributed.run", "--standalone")
 LAUNCH = (sys.executable, "-m", "challenge.launch", "--nproc-per-node", "2", "main.py")  # what run.bash starts

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from challenge.output_format import parse
-from tests.conftest import IMAGENETTE, STANDINS, require, side_by_side
+from tests.conftest import IMAGENETTE, STANDINS, all_finished, finished, require, side_by_side
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL = ["--limit", "6", "--num-samples", "4", "--batch-size", "4", "--workers", "0", "--device", "cpu"]
@@ -21,27 +21,6 @@ def start(args, cwd=REPO, env=None, script=(sys.executable, "main.py")) -> subpr
     environment.pop("IMAGENET_VAL", None) if "IMAGENET_VAL" not in (env or {}) else None
     return subprocess.Popen([*script, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=environment)
-
-
-def finished(process: subprocess.Popen) -> subprocess.CompletedProcess:
-    try:
-        stdout, stderr = process.communicate(timeout=600)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        raise
-    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
-
-
-def all_finished(running: dict) -> dict:
-    """name -> finished(process) for processes started side by side; after a timeout, the others
-    are ended too (none is left running behind the test)."""
-    try:
-        return {name: finished(process) for name, process in running.items()}
-    finally:
-        for process in running.values():
-            if process.poll() is None:
-                process.kill()
-                process.wait()
 
 
 def run(args, cwd=REPO, env=None, script=(sys.executable, "main.py")):

@@ -2,7 +2,8 @@
 import pytest
 
 from challenge.output_format import parse
-from tests.test_entry_points import SMALL, all_finished, assert_one_line_error, run, standin_args, start
+from tests.conftest import all_finished
+from tests.test_entry_points import SMALL, assert_one_line_error, run, standin_args, start
 
 
 def test_cached_run_writes_the_output_of_a_decoding_run(tmp_path):

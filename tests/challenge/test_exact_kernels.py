@@ -14,6 +14,8 @@ import torch
 
 triton = pytest.importorskip("triton", reason="Triton is not installed (it comes with PyTorch's CUDA wheels)")
 
+from tests.conftest import all_finished  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
@@ -22,20 +24,13 @@ def interpreted():
     comparisons in one process, the rest in another, side by side (each keeps one core busy)."""
     environment = {**os.environ, "TRITON_INTERPRET": "1"}
     code = "from tests.challenge.kernel_cases import interpreted_summary; print(interpreted_summary({!r}))"
-    running = [subprocess.Popen([sys.executable, "-c", code.format(part)], cwd=ROOT, env=environment,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-               for part in ("cases", "models")]
+    done = all_finished({part: subprocess.Popen([sys.executable, "-c", code.format(part)], cwd=ROOT, env=environment,
+                                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         for part in ("cases", "models")})
     summary = {}
-    try:
-        for process in running:
-            stdout, stderr = process.communicate(timeout=600)
-            assert process.returncode == 0, stderr[-3000:]
-            summary.update(json.loads(stdout.splitlines()[-1]))
-    finally:
-        for process in running:
-            if process.poll() is None:  # after a failure in the other part
-                process.kill()
-                process.wait()
+    for result in done.values():
+        assert result.returncode == 0, result.stderr[-3000:]
+        summary.update(json.loads(result.stdout.splitlines()[-1]))
     return summary
 
 
