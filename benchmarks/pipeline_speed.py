@@ -67,6 +67,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.pipeline_speed", description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True)
     parser.add_argument("--label", default="run")
+    parser.add_argument("--via", default="main.py",
+                        help="script (and its leading arguments) run instead of main.py, e.g. a trial wrapper")
     parser.add_argument("options", nargs=argparse.REMAINDER, help="main.py's options, after --")
     args = parser.parse_args(argv)
     options = args.options[1:] if args.options[:1] == ["--"] else args.options
@@ -79,13 +81,13 @@ def main(argv=None) -> int:
         sampler.start()
     started = time.perf_counter()
     with open(out / f"{args.label}.log", "w") as log, open(out / f"{args.label}.output.txt", "w") as output:
-        code = subprocess.run([sys.executable, str(REPO / "main.py"), *options], stdout=output, stderr=log,
+        code = subprocess.run([sys.executable, *args.via.split(), *options], stdout=output, stderr=log,
                               cwd=REPO).returncode
     wall = time.perf_counter() - started
     stop.set()
     parsed = parse_log((out / f"{args.label}.log").read_text(errors="replace"))
     utils = [u for _, u, _ in samples]
-    row = {"label": args.label, "command": "python main.py " + " ".join(options), "exit_code": code,
+    row = {"label": args.label, "command": f"python {args.via} " + " ".join(options), "exit_code": code,
            "wall_seconds": round(wall, 1), **parsed,
            "gpu_util_mean": round(sum(utils) / len(utils), 1) if utils else None,
            "gpu_util_samples": len(utils), "gpu_memory_peak_mib": max((m for *_, m in samples), default=None)}

@@ -49,16 +49,30 @@ class Settings:
     label: str = "reconstruct"
 
 
+# Images and feature maps are kept channels-last during reconstruction: depthwise convolutions then
+# run on cuDNN's (and oneDNN's) kernels instead of PyTorch's own, which took 28% of a MobileNetV2
+# block's step on an H100 (issue 20). The arithmetic is the same; the speed is measured in
+# benchmarks/results/h200-speed.md. A benchmark may set torch.contiguous_format to compare.
+LAYOUT = torch.channels_last
+
+
+def _in_layout(x: torch.Tensor) -> torch.Tensor:
+    return x.contiguous(memory_format=LAYOUT) if x.dim() == 4 else x
+
+
 class Cache:
-    """Tensors of all calibration samples, kept where they fit: the device, else pinned CPU memory."""
+    """Tensors of all calibration samples, kept where they fit: the device, else pinned CPU memory.
+    Feature maps are held as (sample, height, width, channel) rows, so that taking samples keeps
+    the channels-last layout (index_select would return them channels-first)."""
 
     def __init__(self, parts: list[torch.Tensor], device: torch.device):
         total = sum(p.numel() * p.element_size() for p in parts)
         on_device = device.type != "cuda" or total < 0.5 * torch.cuda.mem_get_info(device)[0]
-        if on_device:
-            self.data = torch.cat(parts).to(device)
-        else:
-            self.data = torch.cat([p.cpu() for p in parts]).pin_memory()
+        self.nhwc = parts[0].dim() == 4 and LAYOUT == torch.channels_last
+        data = torch.cat(parts if on_device else [p.cpu() for p in parts])
+        if self.nhwc:
+            data = data.permute(0, 2, 3, 1).contiguous()  # no copy when the parts are channels-last
+        self.data = data.to(device) if on_device else data.pin_memory()
         self.device = device
         self.on_device = on_device
 
@@ -67,8 +81,10 @@ class Cache:
 
     def take(self, index: torch.Tensor) -> torch.Tensor:
         if self.on_device:
-            return self.data.index_select(0, index)
-        return self.data.index_select(0, index.cpu()).to(self.device, non_blocking=True)
+            rows = self.data.index_select(0, index)
+        else:
+            rows = self.data.index_select(0, index.cpu()).to(self.device, non_blocking=True)
+        return rows.permute(0, 3, 1, 2) if self.nhwc else rows
 
 
 def _capture(model, name, batches, device, *, inputs: bool, outputs: bool) -> tuple[Cache | None, Cache | None]:
@@ -109,7 +125,7 @@ def reconstruct(fp32_model: nn.Module, qmodel: nn.Module, batches: list[torch.Te
     """Reconstruct every unit of `qmodel` in turn (in place); returns the loss history per unit."""
     device = next(qmodel.parameters()).device
     fp_model = folded_fp32(fp32_model).to(device)
-    batches = [b.to(device) for b in batches]
+    batches = [_in_layout(b.to(device)) for b in batches]
     qmodel.eval()
     set_mode(qmodel, "quantize")
     for p in list(qmodel.parameters()) + list(fp_model.parameters()):
