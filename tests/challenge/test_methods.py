@@ -76,6 +76,22 @@ def test_units_follow_the_architecture():
     assert names["shufflenet_v2_x1_0"][:2] == ["conv1", "stage2.0"] and names["shufflenet_v2_x1_0"][-2:] == ["conv5", "fc"]
 
 
+def test_cached_feature_maps_come_back_channels_last_and_unchanged():
+    """Reconstruction's cache takes samples from (sample, height, width, channel) rows: what it
+    gives is the same values as plain indexing, in the channels-last layout the depthwise kernels
+    want (index_select alone would hand them back channels-first); flat tensors pass as they are."""
+    from challenge.quant.methods._reconstruct import Cache
+
+    torch.manual_seed(0)
+    parts = [torch.randn(5, 6, 4, 3).contiguous(memory_format=torch.channels_last) for _ in range(3)]
+    index = torch.tensor([14, 0, 7, 7])
+    taken = Cache(parts, torch.device("cpu")).take(index)
+    assert torch.equal(taken, torch.cat(parts)[index])
+    assert taken.is_contiguous(memory_format=torch.channels_last) and not taken.is_contiguous()
+    flat = [torch.randn(5, 8) for _ in range(2)]
+    assert torch.equal(Cache(flat, torch.device("cpu")).take(index[:2] % 10), torch.cat(flat)[index[:2] % 10])
+
+
 def _block_error(fp32_model, qmodel, unit, batches) -> float:
     """Mean squared error of one block's output: quantized block on the quantized model's input
     against the FP32 block on the FP32 input."""
