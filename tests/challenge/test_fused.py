@@ -29,6 +29,28 @@ def test_compiled_activation_chain_is_the_eager_one():
                 assert torch.allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+def test_channels_last_feature_maps_stay_channels_last_and_quantize_the_same():
+    """Reconstruction hands feature maps over channels-last (so that the convolution after the
+    quantizer runs on channels-last kernels): the quantizer keeps that layout, without a copy of
+    the input into another order, and gives the values and gradients of the plain layout; QDrop's
+    noise goes with its own element whatever its layout."""
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(4, 6, 5, 3, generator=g)
+    noise = torch.rand(x.shape, generator=g)
+    plain = x.clone().requires_grad_(True)
+    last = x.contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    for keep, keep_last in ((None, None), (noise, noise), (noise, noise.contiguous(memory_format=torch.channels_last))):
+        log_scale = torch.zeros(1, requires_grad=True)
+        args = (torch.tensor([0.05]), log_scale, torch.tensor([3.0]), torch.tensor(0.0), torch.tensor(255.0))
+        a, b = _fused.act_fake_quant(plain, *args, keep, 0.5), _fused.act_fake_quant(last, *args, keep_last, 0.5)
+        assert torch.equal(a, b)
+        assert b.is_contiguous(memory_format=torch.channels_last) and not b.is_contiguous()
+        (x_a, scale_a), (x_b, scale_b) = (torch.autograd.grad(a.pow(2).sum(), [plain, log_scale]),
+                                          torch.autograd.grad(b.pow(2).sum(), [last, log_scale]))
+        assert torch.equal(x_a, x_b)
+        assert torch.allclose(scale_a, scale_b, rtol=1e-4)  # a sum over the elements, in another order
+
+
 def test_soft_weight_and_penalty_match_their_definitions():
     g = torch.Generator().manual_seed(1)
     v = torch.randn(6, 36, generator=g, requires_grad=True)  # (output channels, rest), as _learned.py keeps it

@@ -95,11 +95,24 @@ _soft_weight_2d = _on_gpu_compiled(_soft_weight)
 _rounding_penalty_2d = _on_gpu_compiled(_rounding_penalty)
 
 
+def _rows(x: torch.Tensor) -> tuple[Callable, Callable]:
+    """How to view x as (batch, rest) in its own memory order, and how to put such rows back in
+    x's shape and layout. A channels-last feature map flattened channels-first would be copied
+    at every step, and handed on channels-first: the convolution after it would leave the
+    channels-last kernels (reconstruction keeps feature maps channels-last: _reconstruct.py)."""
+    if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+        n, c, h, w = x.shape
+        return (lambda t: t.permute(0, 2, 3, 1).reshape(n, -1),
+                lambda rows: rows.view(n, h, w, c).permute(0, 3, 1, 2))
+    return (lambda t: t.reshape(len(t), -1)), (lambda rows: rows.view(x.shape))
+
+
 def act_fake_quant(x, scale0, log_scale, zero_point, qmin, qmax, noise=None, drop_prob: float = 0.0):
-    """`_act_fake_quant` for x of any shape (qmin, qmax: 0-d tensors on x's device)."""
-    flat = noise.reshape(len(x), -1) if noise is not None else None
-    return _act_fake_quant_2d(x.reshape(len(x), -1), scale0, log_scale, zero_point, qmin, qmax, flat,
-                              drop_prob).view(x.shape)
+    """`_act_fake_quant` for x of any shape and layout (qmin, qmax: 0-d tensors on x's device;
+    the step size is one for the tensor, so the order of the elements in a row does not matter)."""
+    to_rows, back = _rows(x)
+    flat = to_rows(noise) if noise is not None else None
+    return back(_act_fake_quant_2d(to_rows(x), scale0, log_scale, zero_point, qmin, qmax, flat, drop_prob))
 
 
 def soft_weight(v, floor, scale0, log_scale, low, high):
