@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Not yet run (2026-12-06, fourth session: no GPU came); call 10b is its shorter cut.
 # Issue 20, device call 10 (2026-12-06, fourth session), after two changes made from call 8's
 # profile: the rounding regulariser summed per output channel (87% of the classifier's step was one
 # unsplit kernel) and reconstruction's feature maps kept channels-last (depthwise convolutions on

@@ -4,7 +4,8 @@
 # iterations on Gaussian batches (the data does not change the speed), contiguous then
 # channels-last; 3. brecq at the default 10,000 iterations, channels-last, on Gaussian batches:
 # the reconstruct stage to compare with call 6's 218.3 s (per-unit seconds are logged as they
-# finish, so a cut run still says where it got). Tarred under $OUT every 15 s.
+# finish, so a cut run still says where it got). Tarred under $OUT every 15 s. Written after the
+# activation quantizer was made to keep channels-last maps (67c2a69); not yet run (no GPU came).
 export PYTHONUNBUFFERED=1 PYTHONPATH=.pydeps
 RETURN_TO=$OUT; OUT=runs/c10; rm -rf "$OUT"; mkdir -p "$OUT"
 keep() { tar cf "$RETURN_TO/c10.tar" --exclude="*.png" -C runs c10; }
