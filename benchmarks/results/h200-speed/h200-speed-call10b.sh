@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue 20, device call 10b (2026-12-06, fourth session): call 10 cut to the few device minutes
-# left after nine failed starts. 1. the depthwise convolutions alone, both layouts; 2. brecq 2,000
+# left after the failed starts. 1. the depthwise convolutions alone, both layouts; 2. brecq 2,000
 # iterations on Gaussian batches (the data does not change the speed), contiguous then
 # channels-last; 3. brecq at the default 10,000 iterations, channels-last, on Gaussian batches:
 # the reconstruct stage to compare with call 6's 218.3 s (per-unit seconds are logged as they
