@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from .errors import KitError
+from .image_cache import synthetic_reuse_folder
 from .models import MODEL_NAMES
 from .plan import GenerationPlan, ModelPlan, SearchPlan
 from .plugins import parse_generator_args
@@ -133,11 +134,7 @@ def model_plans(args: argparse.Namespace, argv=None) -> list[ModelPlan]:
                 raise KitError(f"{option} names one file but --model names {len(names)} models; "
                                "use --weights-dir DIR and --save-dir DIR (and python -m challenge.export "
                                "for ONNX)")
-    reuse_in = None
-    if args.reuse_synthetic:
-        from .image_cache import check_cache_dir, default_cache_dir
-
-        reuse_in = check_cache_dir(args.cache_dir or default_cache_dir())  # writable, now
+    reuse_in = synthetic_reuse_folder(args.reuse_synthetic, args.cache_dir)
     generation = GenerationPlan(args.generator, args.generator_kwargs, args.num_samples, args.batch_size, args.seed,
                                 reuse_in)
     search = SearchPlan(args.target_compression, args.search_kwargs) if args.target_compression is not None else None

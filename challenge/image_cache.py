@@ -76,6 +76,11 @@ def check_cache_dir(folder: str | Path) -> Path:
     return folder
 
 
+def synthetic_reuse_folder(reuse_synthetic: bool, cache_dir: str | None) -> Path | None:
+    """Where --reuse-synthetic keeps the images (checked writable now), or None without it."""
+    return check_cache_dir(cache_dir or default_cache_dir()) if reuse_synthetic else None
+
+
 def transform_description() -> str:
     return f"{EVAL_TRANSFORM!r} PIL {PIL.__version__}"
 

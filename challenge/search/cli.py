@@ -17,6 +17,7 @@ from typing import Callable
 
 from .. import generation
 from ..errors import KitError
+from ..image_cache import synthetic_reuse_folder
 from ..models import MODEL_NAMES, check_model_name, load_fp32_model
 from ..plan import GenerationPlan
 from ..plugins import parse_generator_args
@@ -92,11 +93,7 @@ def main(argv, get_generator: Callable) -> int:
     scheme = quant.get_scheme(args.scheme)
     if args.cache_dir and not args.reuse_synthetic:
         raise KitError("--cache-dir is where --reuse-synthetic keeps the synthetic images; give both, or neither")
-    reuse_in = None
-    if args.reuse_synthetic:
-        from ..image_cache import check_cache_dir, default_cache_dir
-
-        reuse_in = check_cache_dir(args.cache_dir or default_cache_dir())  # writable, now
+    reuse_in = synthetic_reuse_folder(args.reuse_synthetic, args.cache_dir)
     gen_plan = GenerationPlan(args.generator, args.generator_kwargs, args.num_samples, args.batch_size, args.seed,
                               reuse_in)
     generator = get_generator(args.generator)
