@@ -6,11 +6,13 @@
 Runs `python main.py OPTIONS` once as a user would (a fresh process, so the imports and any
 kernel compilation are counted), samples `nvidia-smi` every 0.5 s while it runs, and reads the
 run's own log lines from stderr: the per-stage seconds line (`<model>: seconds: ...` or the
-older `seconds: setup ..., quantize ..., evaluate ...`), the generation line, and the
-reconstruction's per-unit lines (`brecq 3/20 features.2: 31.2 s (inputs cached 0.4 s, first 3 steps
-2.1 s, 9,997 steps at 2.90 ms)`). Writes DIR/pipeline_speed.md
-and .json (wall clock, stages, units, mean and peak GPU utilisation and memory) and keeps
-the log and output.txt beside them. On a machine without nvidia-smi the GPU columns are empty.
+older `seconds: setup ..., quantize ..., evaluate ...`), the generation line, Genie-D's
+per-batch lines (`genie batch 1/4: 256 images, 200 steps in 112.3 s (first step 99.0 s, then
+66.8 ms a step)`: a run's first step compiles), and the reconstruction's per-unit lines
+(`brecq 3/20 features.2: 31.2 s (inputs cached 0.4 s, first 3 steps 2.1 s, 9,997 steps at
+2.90 ms)`). Writes DIR/pipeline_speed.md and .json (wall clock, stages, generator batches,
+units, mean and peak GPU utilisation and memory) and keeps the log and output.txt beside them.
+On a machine without nvidia-smi the GPU columns are empty.
 """
 from __future__ import annotations
 
@@ -29,6 +31,8 @@ STAGES = re.compile(r"^(?P<model>\w+): (?:.*; )?seconds: (?P<pairs>[a-z_ ]+ [0-9
 UNIT = re.compile(r"^\S+ (\d+)/(\d+) (\S+): ([0-9.]+) s(?: \(inputs cached (?P<cached>[0-9.]+) s, first (?P<first>\d+) "
                   r"steps (?P<first_s>[0-9.]+) s, (?P<steps>[0-9,]+) steps at (?P<ms>[0-9.]+) ms\))?$")
 GENERATED = re.compile(r"generated (\d+) calibration images in ([0-9.]+) s")
+GENERATOR_BATCH = re.compile(r"^(?P<generator>\S+) batch (\d+)/(\d+): (?P<images>\d+) images, (?P<steps>\d+) steps in "
+                             r"(?P<seconds>[0-9.]+) s \(first step (?P<first_s>[0-9.]+) s(?:, then (?P<ms>[0-9.]+) ms a step)?\)$")
 
 
 def sample_gpu(stop: threading.Event, samples: list) -> None:
@@ -44,7 +48,7 @@ def sample_gpu(stop: threading.Event, samples: list) -> None:
 
 
 def parse_log(text: str) -> dict:
-    stages, units, generated = {}, [], None
+    stages, units, generated, batches = {}, [], None, []
     for line in text.splitlines():
         line = line.strip().split("\r")[-1]
         if match := STAGES.match(line):
@@ -60,7 +64,11 @@ def parse_log(text: str) -> dict:
             units.append(unit)
         elif match := GENERATED.search(line):
             generated = {"images": int(match[1]), "seconds": float(match[2])}
-    return {"stages": stages, "units": units, "generated": generated}
+        elif match := GENERATOR_BATCH.match(line):  # Genie-D's, since 2026-12-07
+            batches.append({"images": int(match["images"]), "steps": int(match["steps"]),
+                            "seconds": float(match["seconds"]), "first_s": float(match["first_s"]),
+                            "ms_a_step": float(match["ms"]) if match["ms"] else None})
+    return {"stages": stages, "units": units, "generated": generated, "generator_batches": batches}
 
 
 def main(argv=None) -> int:
@@ -95,12 +103,14 @@ def main(argv=None) -> int:
     rows = json.loads(path.read_text()) if path.exists() else []
     rows.append(row)
     path.write_text(json.dumps(rows, indent=1))
-    lines = ["| run | wall s | stages (s) | slowest units (s) | GPU util % (mean) | GPU MiB (peak) |",
-             "|---|---:|---|---|---:|---:|"]
+    lines = ["| run | wall s | stages (s) | generator batches: first step, then a step | slowest units (s) | "
+             "GPU util % (mean) | GPU MiB (peak) |", "|---|---:|---|---|---|---:|---:|"]
     for r in rows:
         stages = ", ".join(f"{k} {v:.1f}" for k, v in r["stages"].items())
         slow = ", ".join(f"{u['unit']} {u['seconds']:.1f}" for u in sorted(r["units"], key=lambda u: -u["seconds"])[:3])
-        lines.append(f"| {r['label']} | {r['wall_seconds']} | {stages} | {slow} | {r['gpu_util_mean']} | "
+        batches = ", ".join(f"{b['first_s']:.1f} s" + (f" then {b['ms_a_step']:.1f} ms" if b["ms_a_step"] else "")
+                            for b in r.get("generator_batches", []))
+        lines.append(f"| {r['label']} | {r['wall_seconds']} | {stages} | {batches} | {slow} | {r['gpu_util_mean']} | "
                      f"{r['gpu_memory_peak_mib']} |")
     (out / "pipeline_speed.md").write_text("\n".join(lines) + "\n\n" + "\n".join(f"- {r['label']}: `{r['command']}`" for r in rows) + "\n")
     print("\n".join(lines), file=sys.stderr)

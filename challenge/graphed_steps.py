@@ -39,7 +39,7 @@ class StepTimes:
         return f"first {self.first_steps} steps {self.first_seconds:.1f} s, {rest}"
 
 
-def _synchronised_clock(device: torch.device) -> float:
+def synchronised_clock(device: torch.device) -> float:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return time.perf_counter()
@@ -53,7 +53,7 @@ def run_steps(step: Callable[[], None], iterations: int, device: torch.device, *
     Returns the seconds of the first steps (warm-up, compiling, capture) and of the rest: two
     synchronisations per loop, so the replays are not slowed down."""
     graphed = graph and graphs_enabled() and device.type == "cuda" and iterations > EAGER_WARMUP_STEPS + 1
-    started = _synchronised_clock(device)
+    started = synchronised_clock(device)
 
     def note(done: int) -> None:
         if report is not None and (done == 1 or (every and done % every == 0) or done == iterations):
@@ -71,11 +71,11 @@ def run_steps(step: Callable[[], None], iterations: int, device: torch.device, *
             step()
             note(done)
             if done == first and not graphed:
-                settled = _synchronised_clock(device)
+                settled = synchronised_clock(device)
     if graphed:
         torch.cuda.current_stream(device).wait_stream(side)
         captured = _capture(step, zero_grad, device)
-        settled = _synchronised_clock(device)
+        settled = synchronised_clock(device)
         for done in range(eager + 1, iterations + 1):
             if captured is not None:
                 captured.replay()
@@ -83,7 +83,7 @@ def run_steps(step: Callable[[], None], iterations: int, device: torch.device, *
                 zero_grad()
                 step()
             note(done)
-    ended = _synchronised_clock(device)
+    ended = synchronised_clock(device)
     return StepTimes(first, settled - started, iterations - first, ended - settled)
 
 

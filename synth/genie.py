@@ -46,6 +46,7 @@ from torch import nn
 
 from challenge.compiling import compile_enabled
 from challenge.errors import KitError
+from challenge.graphed_steps import StepTimes, synchronised_clock
 from challenge.process import log
 from synth import register_generator
 from synth._bn_stats import batchnorm_layers, frozen_teacher
@@ -203,6 +204,7 @@ class Distiller:
         self.step_loss = torch.compile(_step_loss, backend=backend or "inductor") if self.swing.stencil else _step_loss
         self._stack = contextlib.ExitStack()
         self.announced = False
+        self.times = None  # batch(): the StepTimes of its loop (the first step compiles, once per run)
 
     def __enter__(self):
         self.records = self._stack.enter_context(frozen_teacher(self.teacher))
@@ -238,6 +240,7 @@ class Distiller:
                 log(f"genie: compiling the step for batches of {made} (minutes on a cold cache, seconds "
                     f"once cached; DFQ_COMPILE=0 runs it eagerly)")
                 self.announced = True
+            started = settled = synchronised_clock(device)
             for step in range(1, iterations + 1):
                 optimise_z.zero_grad(set_to_none=True)
                 optimise_net.zero_grad(set_to_none=True)
@@ -251,8 +254,19 @@ class Distiller:
                 if step % 100 == 0:
                     for group in optimise_net.param_groups:
                         group["lr"] *= decay
+                if step == 1:  # the first step also compiles (once per run): said apart
+                    settled = synchronised_clock(device)
+            ended = synchronised_clock(device)
+            self.times = StepTimes(min(iterations, 1), settled - started, max(iterations - 1, 0), ended - settled)
         with torch.no_grad():  # the images themselves in float32 (outside autocast), as before
             return net(z)[:count].detach()
+
+
+def _timing(times: StepTimes) -> str:
+    """Where a batch's seconds went: its first step (which compiles, on a run's first batch) apart."""
+    rest = f", then {1000 * times.seconds / times.steps:.1f} ms a step" if times.steps else ""
+    return (f"{times.first_steps + times.steps} steps in {times.first_seconds + times.seconds:.1f} s "
+            f"(first step {times.first_seconds:.1f} s{rest})")
 
 
 @register_generator("genie")
@@ -268,7 +282,9 @@ def genie(model, *, num_classes, input_shape=(3, 224, 224), num_samples=1024, ba
     with Distiller(model, jitter, precision) as distiller:
         for number, start in enumerate(range(0, num_samples, batch_size)):
             count = min(batch_size, num_samples - start)
-            yield distiller.batch(count, batch_size=min(batch_size, num_samples), input_shape=input_shape,
-                                  seed=seed * 100_003 + number,
-                                  iterations=iterations, lr_latent=lr_latent, lr_generator=lr_generator,
-                                  decay=decay, patience=patience, min_lr=min_lr, latent_dim=latent_dim, eps=eps)
+            images = distiller.batch(count, batch_size=min(batch_size, num_samples), input_shape=input_shape,
+                                     seed=seed * 100_003 + number,
+                                     iterations=iterations, lr_latent=lr_latent, lr_generator=lr_generator,
+                                     decay=decay, patience=patience, min_lr=min_lr, latent_dim=latent_dim, eps=eps)
+            log(f"genie batch {number + 1}/{-(-num_samples // batch_size)}: {count} images, {_timing(distiller.times)}")
+            yield images

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Ready for the next session (written after call 10, whose artifacts were lost; not yet run).
+# Written after call 10 (whose artifacts were lost); run on 2026-12-07 with ITERATIONS=5000 LIMIT=540
+# (results: gpu-proxy-2026-12-07.md).
 # Issue 21: kl against adaround-kl at 90% compression, MobileNetV2, w4a8's 8-bit activations,
 # Genie-D at the defaults made once (the rtn run) and reused, then brecq for both proxies side
 # by side. ITERATIONS (default 5,000) and LIMIT (the seconds the whole script may take, default
@@ -25,8 +26,10 @@ pack() { tar cf "$OUT/runs.tar" --exclude='*.png' -C runs p; }
 ( while sleep 20; do pack; done ) &
 one rtn-90-kl 300 --method rtn
 left=$((LIMIT - SECONDS))
-one brecq$ITERATIONS-90-kl $left --method brecq --method-arg iterations=$ITERATIONS &
-one brecq$ITERATIONS-90-adaround-kl $left --method brecq --method-arg iterations=$ITERATIONS --search-arg proxy=adaround-kl &
-wait
+one brecq$ITERATIONS-90-kl $left --method brecq --method-arg iterations=$ITERATIONS & first=$!
+one brecq$ITERATIONS-90-adaround-kl $left --method brecq --method-arg iterations=$ITERATIONS --search-arg proxy=adaround-kl & second=$!
+# The two runs only: a bare `wait` also waits for the packing loop, which never ends (on
+# 2026-12-07 that held the call to its limit, 117 s after both runs had finished).
+wait $first $second
 pack
 grep -ah "searched widths\|units in\|seconds:" runs/p/*/log.txt | cut -c1-220
