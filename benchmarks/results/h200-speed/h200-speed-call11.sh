@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Issue 20, device call 11 (written 2026-12-07, fifth session, after call 10 measured channels-last
+# on an H100; not yet run). 1. The ShuffleNetV2 stand-in's whole `w4a8 genie brecq` command, cold
+# Inductor cache (the third model of the before/after table; call 9 ran out before it twice).
+# 2. MobileNetV2 Genie-D alone (--method rtn), cold, keeping its images in runs/cache
+# (--reuse-synthetic), so that issue 21's call after it (search/gpu-90-papers.sh) reads them
+# back while the machine stays warm. 3. The same again without reuse if time is left: Genie-D
+# on a warm Inductor cache. Genie-D now logs each batch with its first (compiling) step apart.
+# Tarred under $OUT every 20 s (no trap runs at the device's limit); the loop is killed at the end.
+export PYTHONUNBUFFERED=1 PYTHONPATH=.pydeps
+RETURN_TO=$OUT; OUT=runs/c11; rm -rf "$OUT"; mkdir -p "$OUT"
+keep() { tar cf "$RETURN_TO/c11.tar" --exclude="*.png" -C runs c11; }
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee $OUT/gpu.txt
+( while sleep 20; do keep; done ) & packer=$!
+speed() {  # label seconds main.py options...
+  label=$1; seconds=$2; shift 2
+  TORCHINDUCTOR_CACHE_DIR=/tmp/ind-c11 timeout $seconds python3 -m benchmarks.pipeline_speed --out $OUT --label $label -- "$@"
+  echo "$label rc $? elapsed $SECONDS s"
+  grep -a "genie batch\|units in\|seconds:\|top-1" $OUT/$label.log | cut -c1-220
+}
+speed shufflenet-w4a8-genie-brecq 330 --model shufflenet_v2_x1_0 --weights-dir .assets/nette-w \
+  --classes .assets/nette-tiny/wnids.txt --data .assets/nette-tiny --scheme w4a8 --generator genie --method brecq \
+  --device cuda --save-model $OUT/shufflenet-w4a8-genie-brecq.safetensors
+keep
+MNV2="--model mobilenet_v2 --weights-dir .assets/weights --data .assets/val-tiny --scheme w4a8 --generator genie --device cuda"
+speed mnv2-genie-cold $((560 - SECONDS)) $MNV2 --method rtn --reuse-synthetic --cache-dir runs/cache
+keep
+if [ $((585 - SECONDS)) -gt 120 ]; then speed mnv2-genie-warm $((585 - SECONDS)) $MNV2 --method rtn --no-cache; fi
+keep
+kill $packer
+cat $OUT/pipeline_speed.md
+echo "elapsed $SECONDS s"
