@@ -21,6 +21,13 @@ and keeps them (`main.py --reuse-synthetic`, in main.py's cache folder or `--cac
 and the others read them back, the same tensors, in seconds instead of minutes (`--no-reuse`
 generates them in every run).
 
+Two machines: a GPU machine without the evaluation images makes the runs (its own `--data`, a
+few images), OUT travels, and the machine with the images scores them: the same command with
+`--data` pointing at them and `--rescore`. Then no main.py runs; each run's artifact is evaluated
+there with the kit's reference runtime (the same predictions on every device), written as its
+output.txt for those images (`output-rescored.txt`), packed and verified by the scorer, and the
+table, JSON and plot are written again. Each run's seconds stay those of the machine that made it.
+
 `--jobs N` runs N main.py processes at once (several fit on one large GPU; the rows are about
 quality, not time). A rerun with the same OUT skips every run whose artifact and result exist, so
 an interrupted frontier resumes. Writes OUT/frontier.md, OUT/frontier.json and OUT/frontier.png.
@@ -87,6 +94,9 @@ def get_args_parser() -> argparse.ArgumentParser:
                              "and the others read them back: main.py --reuse-synthetic)")
     parser.add_argument("--jobs", type=int, default=1, help="main.py processes at once")
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
+    parser.add_argument("--rescore", action="store_true",
+                        help="score on --data here the runs OUT holds, made elsewhere (a GPU machine without these "
+                             "images): no main.py run, each artifact evaluated with the reference runtime")
     return parser
 
 
@@ -141,13 +151,13 @@ def write_challenge(args, out: Path) -> Path:
     return config
 
 
-def score(run_dir: Path, artifact: Path, config: Path, env: dict) -> dict:
+def score(run_dir: Path, artifact: Path, config: Path, env: dict, output: str = "output.txt") -> dict:
     """Pack the run as a submission and check it with verification, as the scorer will."""
     code = run_dir / "code"
     code.mkdir(exist_ok=True)
     (code / "command.txt").write_text((run_dir / "command.txt").read_text())
     zip_path = run_dir / "submission.zip"
-    steps = {"pack": ["pack", "--config", str(config), "--output", str(run_dir / "output.txt"), "--models",
+    steps = {"pack": ["pack", "--config", str(config), "--output", str(run_dir / output), "--models",
                       str(artifact), "--code", str(code), "--out", str(zip_path)],
              "check": ["check", str(zip_path), "--config", str(config), "--verify"]}
     for name, step in steps.items():
@@ -203,6 +213,59 @@ def execute(run: Run, shared: list[str], out: Path, config: Path, env: dict) -> 
     return run
 
 
+class Evaluator:
+    """The images of --data, decoded once, and the predictions of a model or an artifact on them
+    (the reference runtime: what the scorer's verification runs)."""
+
+    def __init__(self, args):
+        from challenge.data import ImageDataset, class_list_for, decode_all, list_images
+        from challenge.models import load_fp32_model
+
+        self.fp32 = load_fp32_model(args.model, args.weights, args.weights_dir)
+        self.records = list_images(args.data, class_list_for(self.fp32.num_classes, args.classes), args.limit)
+        self.images, _ = decode_all(ImageDataset(args.data, self.records))
+
+    def top1(self, classes: list[int]) -> float:
+        from challenge.evaluate import top1
+
+        return top1(classes, [r.label for r in self.records])
+
+    def classes(self, model, label: str) -> list[int]:
+        from challenge.evaluate import predict_tensor
+
+        return predict_tensor(model, self.images, "cpu", 64, label=label).classes
+
+
+def rescore(run: Run, out: Path, config: Path, env: dict, here: Evaluator) -> Run:
+    """A run made elsewhere, scored on these images: its artifact's output.txt for them, then the scorer."""
+    from challenge import output_format, runtimes
+
+    run_dir = out / "runs" / run.label
+    result_path, artifact = run_dir / "result.json", run_dir / "model.safetensors"
+    made = json.loads(result_path.read_text()) if result_path.is_file() else {}
+    made = made.get("made_elsewhere", made)  # rescored before: start again from what the maker wrote
+    if not made or (run.scored and not artifact.is_file()):
+        run.result = {"error": made.get("error") or "not made: run the frontier without --rescore first"}
+        return run
+    kept = {key: made[key] for key in ("seconds", "predicted") if key in made}
+    if not run.scored:
+        result = {**kept, "top1": here.top1(here.classes(here.fp32.model, "fp32")), "images": len(here.records)}
+    else:
+        model, contents = runtimes.load_model(artifact, runtimes.DEFAULT_RUNTIME, "cpu")
+        made_header = output_format.read(run_dir / "output.txt")[0]  # the generator's name, as main.py wrote it
+        section = output_format.Section(contents.arch, made_header.generator, contents.scheme, contents.quantized_bytes,
+                                        contents.fp32_bytes, dict(zip((r.path for r in here.records),
+                                                                      here.classes(model, run.label))))
+        with open(run_dir / "output-rescored.txt", "w") as stream:
+            output_format.write_section(stream, section)
+        result = {**kept, **score(run_dir, artifact, config, env, "output-rescored.txt")}
+    run.result = result
+    result_path.write_text(json.dumps({**result, "made_elsewhere": made}, indent=1) + "\n")
+    print(f"{run.label}: {result.get('error') or 'top-1 %s%%' % result.get('top1')} (rescored)", file=sys.stderr,
+          flush=True)
+    return run
+
+
 def main(argv=None) -> int:
     args, extra = get_args_parser().parse_known_args(argv)
     if args.jobs < 1:
@@ -219,9 +282,16 @@ def main(argv=None) -> int:
         for run in runs:
             print(" ".join(["python", "main.py", *shared, *run.options]))
         return 0
+    if args.rescore and not (out / "runs").is_dir():
+        raise KitError(f"--rescore scores the runs in {out}/runs, and there are none: run the frontier without "
+                       "--rescore first (on the GPU machine), then bring OUT here")
     out.mkdir(parents=True, exist_ok=True)
     config = write_challenge(args, out)
     env = dict(os.environ)
+    if args.rescore:
+        here = Evaluator(args)
+        done = [rescore(run, out, config, env, here) for run in runs]
+        return report(out, args, done, argv)
     # N processes on the same cores: each gets its share of threads instead of all of them.
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // args.jobs)))
     # The FP32 reference and the first run alone: that one makes the synthetic images and keeps
@@ -229,6 +299,10 @@ def main(argv=None) -> int:
     done = [execute(run, shared, out, config, env) for run in runs[:2]]
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         done += list(pool.map(lambda run: execute(run, shared, out, config, env), runs[2:]))
+    return report(out, args, done, argv)
+
+
+def report(out: Path, args, done: list[Run], argv) -> int:
     paths = write_report(out, args, done, " ".join(["python -m benchmarks.frontier", *(argv or sys.argv[1:])]))
     print(f"wrote {', '.join(map(str, paths))}", file=sys.stderr)
     failed = [run.label for run in done if "error" in run.result]

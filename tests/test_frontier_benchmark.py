@@ -1,5 +1,6 @@
-"""benchmarks/frontier.py without running main.py: which runs it plans, and what it writes from
-their results (the end-to-end run takes minutes even at tiny sizes: see its docstring)."""
+"""benchmarks/frontier.py: which runs it plans, what it writes from their results, and scoring runs
+made elsewhere (--rescore; one small main.py run). The end-to-end frontier takes minutes even at
+tiny sizes: see its docstring."""
 import json
 
 import pytest
@@ -55,3 +56,47 @@ def test_report_has_both_curves_the_fp32_line_and_the_prediction(tmp_path):
     rows = json.loads((tmp_path / "frontier.json").read_text())
     assert rows["fp32_top1"] == 92.0 and len(rows["rows"]) == 4
     assert paths[-1].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_runs_made_elsewhere_are_scored_on_the_images_here(tmp_path):
+    """--rescore: an artifact made on another machine (2 images there) is evaluated here on 6,
+    written as its output.txt for them and verified by the scorer; a planned run that was never
+    made is a failed row, not a crash."""
+    import subprocess
+    import sys
+
+    from challenge import output_format
+    from tests.conftest import IMAGENETTE, REPO, STANDINS, require
+
+    weights = str(require(STANDINS / "resnet18-imagenette10.pth"))
+    common = ["--model", "resnet18", "--weights", weights, "--classes", str(require(IMAGENETTE) / "wnids.txt")]
+    out = tmp_path / "frontier"
+    with pytest.raises(KitError, match="run the frontier without --rescore first"):
+        main([*common, "--out", str(out), "--data", str(IMAGENETTE), "--rescore"])
+    made = out / "runs" / "rtn-90"
+    made.mkdir(parents=True)
+    elsewhere = tmp_path / "two-images"  # the other machine's --data: the first two images only
+    (elsewhere / "n01440764").mkdir(parents=True)
+    for image in sorted((IMAGENETTE / "n01440764").iterdir())[:2]:
+        (elsewhere / "n01440764" / image.name).symlink_to(image)
+    command = ["main.py", *common, "--data", str(elsewhere), "--scheme", "w4a8", "--generator", "gaussian",
+               "--num-samples", "2", "--batch-size", "2", "--workers", "0", "--device", "cpu",
+               "--save-model", str(made / "model.safetensors")]
+    with open(made / "output.txt", "w") as output:
+        assert subprocess.run([sys.executable, *command], cwd=REPO, stdout=output, stderr=subprocess.PIPE).returncode == 0
+    (made / "command.txt").write_text(" ".join(command) + "\n")
+    (made / "result.json").write_text(json.dumps({"seconds": 12.5, "main_top1": 100.0, "images": 2}))
+    (out / "runs" / "fp32").mkdir()
+    (out / "runs" / "fp32" / "result.json").write_text(json.dumps({"seconds": 3.0, "top1": 100.0, "images": 2}))
+
+    here = [*common, "--out", str(out), "--data", str(IMAGENETTE), "--limit", "6", "--method", "rtn",
+            "--generator", "gaussian", "--targets", "90,85", "--rescore"]
+    assert main(here) == 1  # rtn-85 was planned but never made
+    result = json.loads((made / "result.json").read_text())
+    assert (result["verified"], result["verified_agree"], result["seconds"]) == (6, 6, 12.5), result
+    assert result["made_elsewhere"]["images"] == 2 and 86 < result["compression"] < 88  # w4a8's
+    section = output_format.read(made / "output-rescored.txt")[0]
+    assert (section.model, section.scheme, section.generator, section.num_images) == ("resnet18", "w4a8", "gaussian", 6)
+    assert json.loads((out / "runs" / "fp32" / "result.json").read_text())["images"] == 6
+    table = (out / "frontier.md").read_text()
+    assert "| 6/6 | 12 |" in table and "failed: not made" in table
