@@ -1,5 +1,7 @@
 """Command-line options of main.py (and, through it, run.bash): one parser, importable and tested,
-and the plans it makes (plan.py), one per model: the only place that reads the options.
+and the plans it makes (plan.py), one per model: the only place that reads the options. It does
+not load torch (nor do the modules it imports at the top), so that main.py answers --help and a
+mistake in the options at once, not after seconds of imports.
 
     plans = model_plans(parse_args(argv))
 """
@@ -12,11 +14,9 @@ import sys
 from pathlib import Path
 
 from .errors import KitError
-from .image_cache import synthetic_reuse_folder
-from .models import MODEL_NAMES
+from .names import DEFAULT_METHOD, MODEL_NAMES, check_model_name
 from .plan import GenerationPlan, ModelPlan, SearchPlan
 from .plugins import parse_generator_args
-from .quant.methods import DEFAULT_METHOD
 from .runtimes import DEFAULT_RUNTIME, list_runtimes
 
 
@@ -120,8 +120,6 @@ def model_plans(args: argparse.Namespace, argv=None) -> list[ModelPlan]:
     """One plan per --model name, in the order given; every name is checked first, so a typo in
     the last does not cost the first model's run. `argv` (default sys.argv[1:]) is recorded as the
     command in the search's report."""
-    from .models import check_model_name
-
     names = [name.strip() for name in args.model.split(",")]
     for name in names:
         check_model_name(name)
@@ -134,7 +132,11 @@ def model_plans(args: argparse.Namespace, argv=None) -> list[ModelPlan]:
                 raise KitError(f"{option} names one file but --model names {len(names)} models; "
                                "use --weights-dir DIR and --save-dir DIR (and python -m challenge.export "
                                "for ONNX)")
-    reuse_in = synthetic_reuse_folder(args.reuse_synthetic, args.cache_dir)
+    reuse_in = None
+    if args.reuse_synthetic:
+        from .image_cache import synthetic_reuse_folder  # loads torch: only when asked
+
+        reuse_in = synthetic_reuse_folder(args.reuse_synthetic, args.cache_dir)
     generation = GenerationPlan(args.generator, args.generator_kwargs, args.num_samples, args.batch_size, args.seed,
                                 reuse_in)
     search = SearchPlan(args.target_compression, args.search_kwargs) if args.target_compression is not None else None

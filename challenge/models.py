@@ -15,9 +15,8 @@ import torch
 import torchvision
 
 from .errors import KitError
+from .names import MODEL_NAMES, check_model_name  # noqa: F401 (the kit imports them from here too)
 
-# Challenge name -> name in torchvision's registry (the same, kept explicit on purpose).
-MODEL_NAMES = ("resnet18", "mobilenet_v2", "shufflenet_v2_x1_0")
 WEIGHT_SUFFIXES = (".pth", ".pt", ".safetensors")
 
 
@@ -27,12 +26,6 @@ class LoadedModel:
     model: torch.nn.Module
     num_classes: int
     weights_source: str
-
-
-def check_model_name(name: str) -> str:
-    if name not in MODEL_NAMES:
-        raise KitError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
-    return name
 
 
 def build_architecture(name: str, num_classes: int = 1000) -> torch.nn.Module:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .quant.methods import DEFAULT_METHOD
+from .names import DEFAULT_METHOD
 from .runtimes import DEFAULT_RUNTIME
 
 

@@ -97,6 +97,27 @@ def test_unknown_model(refused):
     assert_one_line_error(refused["unknown_model"], "unknown model 'vgg16'", "resnet18")
 
 
+def test_option_mistakes_and_help_come_before_torch_loads(tmp_path):
+    """--help and a mistake in the options are answered without loading torch (in a third of a
+    second, not after seconds of imports): here a `torch` that cannot be imported stands in front."""
+    fake = tmp_path / "no-torch" / "torch"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('main.py loaded torch before checking its options')\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(fake.parent), os.environ.get("PYTHONPATH", "")])}
+    main = [sys.executable, "main.py"]
+    helped = subprocess.run([*main, "--help"], cwd=REPO, capture_output=True, text=True, env=env)
+    assert helped.returncode == 0 and "--target-compression" in helped.stdout, helped.stderr
+    for args, expected in ((["--model", "vgg16"], "unknown model 'vgg16'"),
+                           (["--model", "resnet18,resnet18"], "names a model twice"),
+                           (["--model", "resnet18", "--reuse-synthetic", "--no-cache"], "--reuse-synthetic"),
+                           (["--model", "resnet18", "--method-arg", "iterations=2"], "--method-arg needs --method")):
+        assert_one_line_error(subprocess.run([*main, *args], cwd=REPO, capture_output=True, text=True, env=env),
+                              expected)
+    # and the fake does stop a run that gets past the options (the test would prove nothing otherwise)
+    past = subprocess.run([*main, "--model", "resnet18"], cwd=REPO, capture_output=True, text=True, env=env)
+    assert past.returncode != 0 and "main.py loaded torch" in past.stderr
+
+
 def test_unknown_generator(refused):
     assert_one_line_error(refused["unknown_generator"], "unknown generator 'magic'", "gaussian")
 

@@ -23,11 +23,11 @@ import inspect
 from typing import Callable
 
 from ...errors import KitError
+from ...names import DEFAULT_METHOD  # noqa: F401 (rtn; kept where the command line reads it without torch)
 from ...plugins import check_argument_types
 from ...registry import Registry, import_submodules
 
 METHODS = Registry("method", files=True, builtins=import_submodules(__name__))
-DEFAULT_METHOD = "rtn"
 
 
 def register_method(name: str, *, needs_data: bool = True):
