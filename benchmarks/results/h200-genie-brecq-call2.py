@@ -1,7 +1,12 @@
 """Session of 2026-12-01, device call 2 (one H200): one Genie-D generation for MobileNetV2, then the
 w4a8 width search for 86.72 % on those images + brecq 5,000, and w6a6 + brecq 5,000; artifacts saved to $OUT.
 Run from the repository root: PYTHONPATH=. OUT=DIR python benchmarks/results/h200-genie-brecq-call2.py SECONDS
-(DRY=1: the same on the CPU at tiny sizes). Kept as the record of how h200-genie-brecq.md was made."""
+(DRY=1: the same on the CPU at tiny sizes). Kept as the record of how h200-genie-brecq.md was made.
+It no longer runs: the runner's functions it imports were since reshaped into the pipeline's
+stages (challenge/runner.py, challenge/search/stage.py). To measure the same today: `python
+main.py --model mobilenet_v2 --scheme w4a8 --target-compression 86.72 --generator genie
+--method brecq --method-arg iterations=5000 --reuse-synthetic ...`, then `--scheme w6a6` without
+the target; the second run reads the first one's Genie-D images back."""
 import os, sys, time, torch
 from challenge import artifact, quant
 from challenge.cli import parse_args
