@@ -116,7 +116,16 @@ def _write(path: Path, description: dict, batches: list[torch.Tensor]) -> None:
             "the run goes on without reusing them")
         return
     size = sum(t.numel() * t.element_size() for t in tensors.values())
-    log(f"synthetic images kept for reuse: {path} ({size / 2**20:.0f} MiB)")
+    log(f"synthetic images kept for reuse: {path} ({size / 2**20:.0f} MiB; {_held(path.parent)})")
+
+
+def _held(folder: Path) -> str:
+    """What the folder holds in all: nothing is ever removed from it (every change of the kit's or
+    a generator's code makes new keys), so the log says how much, and how to reclaim it."""
+    files = list(folder.glob("synthetic-*.safetensors"))
+    total = sum(f.stat().st_size for f in files if f.is_file())
+    return (f"the folder holds {len(files)} such file{'s' * (len(files) != 1)}, {total / 2**30:.2f} GiB: "
+            "delete it to reclaim the space")
 
 
 def reuse_or_make(path: Path, description: dict, make: Callable[[], Iterable[torch.Tensor]],

@@ -30,13 +30,15 @@ def cached(folder, model, calls, seed=0):
 def test_kept_then_read_back_bit_for_bit(tmp_path, capfd):
     model, calls = nn.Linear(2, 2), []
     path, first = cached(tmp_path, model, calls)
-    assert path.is_file() and calls == [0] and "kept for reuse" in capfd.readouterr().err
+    kept = capfd.readouterr().err
+    assert path.is_file() and calls == [0] and "kept for reuse" in kept
+    assert "the folder holds 1 such file, 0.00 GiB: delete it to reclaim the space" in kept
     _, second = cached(tmp_path, model, calls)
     assert calls == [0] and "reused from" in capfd.readouterr().err  # not made again
     assert [len(b) for b in second] == [4, 2] and all(torch.equal(a, b) for a, b in zip(first, second))
 
 
-def test_other_seed_or_weights_is_another_file(tmp_path):
+def test_other_seed_or_weights_is_another_file(tmp_path, capfd):
     model, calls = nn.Linear(2, 2), []
     path, _ = cached(tmp_path, model, calls)
     other_seed, _ = cached(tmp_path, model, calls, seed=1)
@@ -44,6 +46,7 @@ def test_other_seed_or_weights_is_another_file(tmp_path):
         model.weight[0, 0] += 1e-3
     other_weights, _ = cached(tmp_path, model, calls)
     assert len({path, other_seed, other_weights}) == 3 and calls == [0, 1, 0]
+    assert "the folder holds 3 such files" in capfd.readouterr().err  # the log adds them up
 
 
 def test_a_file_that_does_not_read_back_is_made_again(tmp_path, capfd):
