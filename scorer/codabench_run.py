@@ -2,7 +2,9 @@
 
 Following compute_worker/compute_worker.py for a scoring-only task (no ingestion program):
   1. the prediction step unzips the upload; having no metadata file, it is copied as the
-     step's output, next to the `metadata` file the worker writes there (exit code, time);
+     step's output, next to the `metadata` file the worker writes there (exit code, time). An
+     upload with a top-level `metadata` file is taken for a program: with a command the worker
+     runs it (here: refused, participant code never runs), without one nothing is passed on;
   2. the scoring step unzips the scoring program into program/, the reference data into
      input/ref and that output into input/res, makes output/, and runs metadata.yaml's command
      from program/ with $input, $output, $program ... replaced by those folders;
@@ -81,6 +83,30 @@ def _place(bundle_dir: Path, relative: str, destination: Path, what: str) -> Non
         raise KitError(f"the bundle names {relative} as the {what}, but does not hold it")
 
 
+def _as_the_worker_passes_it_on(res: Path) -> None:
+    """The worker's prediction step takes an upload with a top-level `metadata` (or `metadata.yaml`)
+    file for a program: with a command, it runs it (participant code, which this never does: it
+    stops here, as the scoring program would refuse that run's output); without one, it passes
+    nothing on."""
+    import shutil
+
+    import yaml
+
+    described = next((res / name for name in ("metadata.yaml", "metadata") if (res / name).is_file()), None)
+    if described is None:
+        return
+    try:
+        command = (yaml.safe_load(described.read_text(encoding="utf-8")) or {}).get("command")
+    except (UnicodeDecodeError, yaml.YAMLError, AttributeError):
+        command = None
+    if command:
+        raise KitError(f"the upload's top-level {described.name} file holds a command, which a Codabench worker runs "
+                       "as a program (participant code; codabench-run does not) and whose output the scoring "
+                       "program refuses: upload the zip `python -m scorer pack` writes")
+    for entry in list(res.iterdir()):
+        shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+
+
 def run(bundle: str | Path, submission: str | Path, *, keep: str | Path | None = None, timeout: float | None = None) -> Run:
     import yaml
 
@@ -100,6 +126,7 @@ def run(bundle: str | Path, submission: str | Path, *, keep: str | Path | None =
             _place(bundle_dir, task["reference_data"], root / "input" / "ref", "reference data")
         res = root / "input" / "res"
         _unzip(submission, res, "submission")  # prediction step: the upload, unzipped...
+        _as_the_worker_passes_it_on(res)
         (res / "metadata").write_text(yaml.safe_dump({"exitCode": None, "elapsedTime": None}))  # ...+ the worker's file
         (root / "output").mkdir()
         (root / "shared").mkdir()

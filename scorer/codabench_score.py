@@ -14,6 +14,14 @@ zipfile) and added a `metadata` file of its own. Two forms are accepted:
     extraction's, which drops or flattens them, so such a zip may pass where `check` refuses it.
 A submission the kit would not rank ends as a failed run: the kit's one-line reason on stderr
 (`error: ...`), exit code 2, and the page saying why; no scores.json.
+
+An upload is files, never a program. But a Codabench worker runs, in its prediction step, the
+command of an upload's own top-level `metadata` (or `metadata.yaml`) file, and passes on what that
+command wrote instead of the upload: then the worker's `metadata` records the program's exit code
+(it is null when the upload was only copied). Such a run is refused here: what it produced was
+not uploaded, and no participant code is part of a result. (The worker has run that code by then,
+in the competition's docker image, without the reference data; the kit cannot stop that, only
+rank nothing from it.)
 """
 from __future__ import annotations
 
@@ -27,7 +35,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from challenge.errors import KitError
+from challenge.errors import KitError, one_line
 
 from . import page, ranking
 from .config import Rules, load_rules
@@ -42,6 +50,10 @@ TEAM = "this submission"  # the worker is not told who submitted
 def submission_zip(res: Path, scratch: Path) -> tuple[Path, list[str]]:
     """The zip to score, and a note when it had to be rebuilt from the unpacked files."""
     entries = [p for p in sorted(res.iterdir()) if p.name not in WORKER_FILES]
+    if not entries:
+        raise KitError("the upload reached the scoring program empty: an empty zip, or one with a top-level "
+                       "metadata file (Codabench takes such an upload for a program and passes none of its files "
+                       "on); upload the zip `python -m scorer pack` writes")
     if len(entries) == 1 and entries[0].is_file() and entries[0].name.lower().endswith(".zip"):
         return entries[0], []
     rebuilt = scratch / "submission.zip"
@@ -86,12 +98,36 @@ def _write(path: Path, text: str) -> None:
     temporary.replace(path)  # the worker uploads what it finds: never half a file
 
 
+def program_that_ran(res: Path) -> str | None:
+    """Why `res` is a program's output rather than the upload (see the module's docstring), else None.
+    Read from the worker's own `metadata` file; one that is absent or unreadable proves nothing."""
+    import yaml
+
+    try:
+        written = yaml.safe_load((res / "metadata").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    code = written.get("exitCode") if isinstance(written, dict) else None
+    if code is None:
+        return None
+    return (f"Codabench ran this upload as a program (its top-level metadata file holds a command; exit code "
+            f"{code}) and passed on what that program wrote: this challenge ranks uploaded files only. Upload the "
+            "zip `python -m scorer pack` writes, which has no top-level metadata file")
+
+
 def score(ref: Path, res: Path, out: Path) -> tuple[ranking.Standings, dict | None]:
     rules = load_rules(ref / RULES_NAME)
     ctx = make_context(rules, verify=True)  # a broken reference bundle stops here, with its message
+    ran = program_that_ran(res)
     with tempfile.TemporaryDirectory(prefix="dfq-codabench-") as scratch:
-        zip_path, notes = submission_zip(res, Path(scratch))
-        result = score_zip(zip_path, ctx)
+        try:
+            if ran:
+                raise KitError(ran)
+            zip_path, notes = submission_zip(res, Path(scratch))
+        except KitError as error:  # a failed run with the page saying why, as score_zip's own refusals
+            result, notes = Result.invalid(one_line(error)), []
+        else:
+            result = score_zip(zip_path, ctx)
     result.notes = notes + result.notes
     standings = ranking.standings(*frames(result, time.time()), rules)  # the worker is not told the upload time
     out.mkdir(parents=True, exist_ok=True)

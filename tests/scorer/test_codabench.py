@@ -167,6 +167,57 @@ def _kit_zip(folder: Path, case) -> Path:
     return kit_zip
 
 
+# What compute_worker.py writes beside an upload it copied (no program ran: no exit code, no time).
+WORKER_METADATA_OF_A_COPY = ("exitCode: null\nelapsedTime: null\ningestionExitCode: null\n"
+                             "ingestionElapsedTime: null\n")
+
+
+def _reference(example, folder: Path) -> Path:
+    with zipfile.ZipFile(example["competition"]) as archive:
+        zipfile.ZipFile(archive.open("reference_data.zip")).extractall(folder)
+    return folder
+
+
+def test_an_upload_that_ran_as_a_program_or_arrived_empty_is_a_failed_run(example, tmp_path):
+    """A worker runs the command of an upload's own top-level metadata file and passes on what it
+    wrote (its metadata then has an exit code): refused, even when that output is a valid
+    submission. An upload with such a file and no command arrives empty: said so."""
+    from challenge.errors import KitError
+    from scorer import codabench_score
+
+    ref = _reference(example, tmp_path / "ref")
+    ran, empty = tmp_path / "ran" / "res", tmp_path / "empty" / "res"
+    ran.mkdir(parents=True)
+    (ran / "upload.zip").write_bytes(example["team_zip"].read_bytes())  # what the program wrote: a good entry
+    (ran / "metadata").write_text(WORKER_METADATA_OF_A_COPY.replace("exitCode: null", "exitCode: 0", 1))
+    empty.mkdir(parents=True)
+    (empty / "metadata").write_text(WORKER_METADATA_OF_A_COPY)
+    for res, expected in ((ran, r"Codabench ran this upload as a program .*exit code 0"),
+                          (empty, "reached the scoring program empty")):
+        out = res.parent / "output"
+        with pytest.raises(KitError, match=expected):
+            codabench_score.main(str(ref), str(res), str(out))
+        assert not (out / "scores.json").exists() and "Not ranked" in (out / "detailed_results.html").read_text()
+
+
+def test_codabench_run_never_runs_an_upload_s_command(example, tmp_path):
+    """The worker would run it; codabench-run stops with the reason instead (the command, which
+    would leave a file, never runs). Without a command the worker passes nothing on: empty."""
+    from challenge.errors import KitError
+
+    trace = tmp_path / "PAYLOAD_RAN"
+    with zipfile.ZipFile(example["team_zip"]) as kit:
+        members = {name: kit.read(name) for name in kit.namelist()}
+    with_command = make_zip(tmp_path / "with-command.zip", {
+        **members, "metadata": f"command: python3 -c \"open('{trace}', 'w')\"\n".encode()})
+    with pytest.raises(KitError, match="metadata file holds a command, which a Codabench worker runs"):
+        codabench_run(example["competition"], with_command)
+    assert not trace.exists()
+    without = make_zip(tmp_path / "without-command.zip", {**members, "metadata.yaml": b"description: mine\n"})
+    done = codabench_run(example["competition"], without)
+    assert done.returncode == 2 and "reached the scoring program empty" in done.stderr.strip().splitlines()[-1]
+
+
 def test_every_malformed_zip_fails_with_the_kits_reason(example, tmp_path):
     """Each hostile or broken zip of test_security, uploaded inside a zip, through the scoring
     program in the worker's layout (in this process: 36 fresh interpreters would take minutes)."""
@@ -184,7 +235,7 @@ def test_every_malformed_zip_fails_with_the_kits_reason(example, tmp_path):
         res, out = tmp_path / name / "res", tmp_path / name / "output"
         with zipfile.ZipFile(io.BytesIO(bundle.wrap(_kit_zip(tmp_path, case)))) as upload:
             upload.extractall(res)  # what the worker does with the upload
-        (res / "metadata").write_text("exitCode: 0\n")
+        (res / "metadata").write_text(WORKER_METADATA_OF_A_COPY)
         with pytest.raises(KitError) as failed:
             codabench_score.main(str(ref), str(res), str(out))
         assert re.search(expected, one_line(failed.value)), f"{name}: {failed.value}"
