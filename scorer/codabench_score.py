@@ -13,7 +13,9 @@ zipfile) and added a `metadata` file of its own. Two forms are accepted:
     the same way; the checks of member names, links and special files were then Codabench's
     extraction's, which drops or flattens them, so such a zip may pass where `check` refuses it.
 A submission the kit would not rank ends as a failed run: the kit's one-line reason on stderr
-(`error: ...`), exit code 2, and the page saying why; no scores.json.
+(`error: ...`), exit code 2, and the page saying why; no scores.json. Scoring runs within the
+rules' memory limit, as in a `scorer run` worker; the worker itself enforces the time limit
+(competition.yaml's execution_time_limit is the rules' seconds).
 
 An upload is files, never a program. But a Codabench worker runs, in its prediction step, the
 command of an upload's own top-level `metadata` (or `metadata.yaml`) file, and passes on what that
@@ -37,7 +39,7 @@ import pandas as pd
 
 from challenge.errors import KitError, one_line
 
-from . import page, ranking
+from . import limits, page, ranking
 from .config import Rules, load_rules
 from .result import SCORED, Result
 from .score import make_context, score_zip
@@ -126,8 +128,12 @@ def score(ref: Path, res: Path, out: Path) -> tuple[ranking.Standings, dict | No
             zip_path, notes = submission_zip(res, Path(scratch))
         except KitError as error:  # a failed run with the page saying why, as score_zip's own refusals
             result, notes = Result.invalid(one_line(error)), []
-        else:
-            result = score_zip(zip_path, ctx)
+        else:  # within the rules' memory limit, as a `scorer run` worker (the worker times the run itself)
+            limits.apply(rules.limits, cpu=False)
+            try:
+                result = score_zip(zip_path, ctx)
+            finally:
+                limits.lift()
     result.notes = notes + result.notes
     standings = ranking.standings(*frames(result, time.time()), rules)  # the worker is not told the upload time
     out.mkdir(parents=True, exist_ok=True)

@@ -51,12 +51,14 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def apply(limits: Limits) -> None:
-    """Limits for the next submission, counted from what this process has used so far."""
-    cpu_hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
-    cpu = math.ceil(_cpu_seconds() + limits.seconds)
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu if cpu_hard == resource.RLIM_INFINITY else min(cpu, cpu_hard),
-                                             cpu_hard))
+def apply(limits: Limits, cpu: bool = True) -> None:
+    """Limits for the next submission, counted from what this process has used so far. `cpu=False`:
+    the memory limit only (Codabench's scoring program, whose run the worker times itself)."""
+    if cpu:
+        cpu_hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
+        seconds = math.ceil(_cpu_seconds() + limits.seconds)
+        resource.setrlimit(resource.RLIMIT_CPU, (seconds if cpu_hard == resource.RLIM_INFINITY
+                                                 else min(seconds, cpu_hard), cpu_hard))
     memory_hard = resource.getrlimit(resource.RLIMIT_AS)[1]
     memory = _address_space() + limits.memory_mb * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (memory if memory_hard == resource.RLIM_INFINITY else

@@ -200,6 +200,26 @@ def test_an_upload_that_ran_as_a_program_or_arrived_empty_is_a_failed_run(exampl
         assert not (out / "scores.json").exists() and "Not ranked" in (out / "detailed_results.html").read_text()
 
 
+def test_the_rules_memory_limit_holds_in_the_scoring_program(example, tmp_path):
+    """An upload crafted to need more memory than [limits] memory_mb allows (test_limits' huge
+    output.txt) is a failed run with the kit's reason, not a worker killed without one."""
+    from challenge.errors import KitError
+    from scorer import codabench_score
+    from test_limits import BIG, _output_for
+
+    ref, res = _reference(example, tmp_path / "ref"), tmp_path / "res"
+    rules = ref / "challenge.toml"
+    text = re.sub(r"(?m)^memory_mb = \d+", "memory_mb = 300", rules.read_text())
+    assert "memory_mb = 300" in text
+    rules.write_text(text)
+    res.mkdir()
+    ch = example["ch"]
+    make_zip(res / "upload.zip", ch.members(_output_for(ch, image_names(BIG, 10))))
+    (res / "metadata").write_text(WORKER_METADATA_OF_A_COPY)
+    with pytest.raises(KitError, match="more than the 300 MB of memory"):
+        codabench_score.main(str(ref), str(res), str(tmp_path / "out"))
+
+
 def test_codabench_run_never_runs_an_upload_s_command(example, tmp_path):
     """The worker would run it; codabench-run stops with the reason instead (the command, which
     would leave a file, never runs). Without a command the worker passes nothing on: empty."""
