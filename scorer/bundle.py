@@ -190,10 +190,10 @@ def build(rules: Rules, out: str | Path, *, title: str, phases: list[Phase], ima
     if example is not None and not Path(example).is_file():
         raise KitError(f"--example {str(example)!r} not found; pass a zip that `python -m scorer pack` wrote")
     bundled, reference = _reference_files(rules, images_mode)
-    pages = bundle_pages.pages(rules, title, images_mode)
+    max_per_day = max_per_day if max_per_day is not None else (rules.submissions_per_day or 5)
+    pages = bundle_pages.pages(rules, title, images_mode, max_per_day=max_per_day, max_submissions=max_submissions)
     data = competition_yaml(rules, title=title, phases=phases, docker_image=docker_image,
-                            max_submissions=max_submissions,
-                            max_per_day=max_per_day if max_per_day is not None else (rules.submissions_per_day or 5),
+                            max_submissions=max_submissions, max_per_day=max_per_day,
                             page_names=[n for n in pages if n != "terms.md"], with_example=example is not None)
     metadata = yaml.safe_dump({"command": COMMAND}, sort_keys=False).encode()
     program = _zip_of([*_program_files(), (metadata, "metadata.yaml")])

@@ -18,12 +18,14 @@ def _verification(rules: Rules, images_mode: str) -> str:
             "ranks is output.txt's.")
 
 
-def pages(rules: Rules, title: str, images_mode: str) -> dict[str, str]:
-    """file name -> Markdown, in the order the site shows them."""
+def pages(rules: Rules, title: str, images_mode: str, *, max_per_day: int, max_submissions: int) -> dict[str, str]:
+    """file name -> Markdown, in the order the site shows them. `max_per_day` and `max_submissions`:
+    the phases' limits, which Codabench applies per participant account (the kit's own
+    `submissions_per_day` counts per team, but a Codabench run scores one submission alone)."""
     models = ", ".join(f"`{m}`" for m in rules.models)
     minimum = f"; accuracy at least {rules.min_accuracy}%" if rules.min_accuracy is not None else ""
-    daily = (f"{rules.submissions_per_day} per team and UTC day" if rules.submissions_per_day
-             else "no limit of the kit's own (the phase's limits apply)")
+    daily = (f"Codabench counts them per participant account: at most {max_per_day} a day and "
+             f"{max_submissions} in a phase (failed runs do not count). A team submits from one account")
     private = (f"A share of {rules.private_fraction:.0%} of the images is scored but hidden: the leaderboard shows "
                "the public part until the organizers reveal the rest." if rules.private_fraction else
                "Every image counts on the leaderboard.")
@@ -48,7 +50,7 @@ The ranking rewards the smallest models first and the most accurate second: see 
   ends as a failed run whose log gives the reason.
 - **Verification**: {_verification(rules, images_mode)}
 - {private}
-- Submissions counted by the kit: {daily}.
+- Submissions: {daily}.
 - Each submission's *detailed results* page shows its per-model figures and notes.
 """,
         "submitting.md": f"""# Submitting

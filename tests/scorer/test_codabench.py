@@ -119,6 +119,12 @@ def test_competition_yaml_follows_codabench_fields(example):
     assert [p["start"] for p in data["phases"]] == ["2026-01-10 00:00:00", "2026-03-02 00:00:00"]
     assert data["phases"][0]["end"] == "2026-03-01 00:00:00" and "end" not in data["phases"][1]
     assert data["phases"][0]["max_submissions_per_day"] == 5 and data["phases"][0]["execution_time_limit"] == 14400
+    # The evaluation page states the limits Codabench applies, per participant account, not a per-team count
+    # the kit's Codabench run cannot keep (it scores each submission alone).
+    evaluation = next(p["file"] for p in data["pages"] if p["file"].endswith("evaluation.md"))
+    with zipfile.ZipFile(example["competition"]) as archive:
+        text = " ".join(archive.read(evaluation).decode().split())
+    assert "per participant account: at most 5 a day and 100 in a phase" in text and "per team" not in text
     for solution in data["solutions"]:
         assert solution["path"] in names and set(solution["tasks"]) <= tasks
     (board,) = data["leaderboards"]
