@@ -173,6 +173,21 @@ def score(run_dir: Path, artifact: Path, config: Path, env: dict, output: str = 
             "verified_agree": int(match["agree"] or 0)}
 
 
+def halves(output: Path, config: Path) -> list[float] | None:
+    """Top-1 on each half of the scored images (even and odd positions of the ground truth's
+    canonical order, as benchmarks/evaluate_artifacts splits them): a setting that fits one half
+    of the shared images should be seen on the other. None when output.txt does not read."""
+    from challenge import output_format
+
+    try:
+        predictions = output_format.read(output)[0].predictions
+    except (OSError, IndexError, KitError):
+        return None
+    rows = [line.rsplit(",", 1) for line in (config.parent / "ground_truth.csv").read_text().splitlines()[1:]]
+    correct = [predictions.get(path) == int(label) for path, label in rows]
+    return [round(100 * sum(correct[start::2]) / max(len(correct[start::2]), 1), 2) for start in (0, 1)]
+
+
 def execute(run: Run, shared: list[str], out: Path, config: Path, env: dict) -> Run:
     """main.py, then the scorer; the result is kept in OUT/runs/<label>/result.json (resume)."""
     run_dir = out / "runs" / run.label
@@ -206,6 +221,8 @@ def execute(run: Run, shared: list[str], out: Path, config: Path, env: dict) -> 
             result["predicted"] = json.loads(prediction.read_text())
     else:
         result["top1"] = result["main_top1"]
+    if "error" not in result:
+        result["halves"] = halves(run_dir / "output.txt", config)
     result_path.write_text(json.dumps(result, indent=1) + "\n")
     run.result = result
     print(f"{run.label}: {result.get('error') or 'top-1 %s%%' % result.get('top1')} ({seconds:.0f} s)",
@@ -249,7 +266,10 @@ def rescore(run: Run, out: Path, config: Path, env: dict, here: Evaluator) -> Ru
         return run
     kept = {key: made[key] for key in ("seconds", "predicted") if key in made}
     if not run.scored:
-        result = {**kept, "top1": here.top1(here.classes(here.fp32.model, "fp32")), "images": len(here.records)}
+        classes = here.classes(here.fp32.model, "fp32")
+        correct = [c == r.label for c, r in zip(classes, here.records)]
+        result = {**kept, "top1": here.top1(classes), "images": len(here.records),
+                  "halves": [round(100 * sum(correct[i::2]) / max(len(correct[i::2]), 1), 2) for i in (0, 1)]}
     else:
         model, contents = runtimes.load_model(artifact, runtimes.DEFAULT_RUNTIME, "cpu")
         made_header = output_format.read(run_dir / "output.txt")[0]  # the generator's name, as main.py wrote it
@@ -259,6 +279,8 @@ def rescore(run: Run, out: Path, config: Path, env: dict, here: Evaluator) -> Ru
         with open(run_dir / "output-rescored.txt", "w") as stream:
             output_format.write_section(stream, section)
         result = {**kept, **score(run_dir, artifact, config, env, "output-rescored.txt")}
+        if "error" not in result:
+            result["halves"] = halves(run_dir / "output-rescored.txt", config)
     run.result = result
     result_path.write_text(json.dumps({**result, "made_elsewhere": made}, indent=1) + "\n")
     print(f"{run.label}: {result.get('error') or 'top-1 %s%%' % result.get('top1')} (rescored)", file=sys.stderr,

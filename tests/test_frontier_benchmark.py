@@ -43,15 +43,17 @@ def test_report_has_both_curves_the_fp32_line_and_the_prediction(tmp_path):
     args, _ = get_args_parser().parse_known_args(ARGV)
     predicted = {"compression": 85.0, "bits_per_weight": 4.8, "sensitivity": 0.1, "proxy": "kl",
                  "joint_kl": 0.05, "agreement": 96.0}
-    runs = [Run("fp32", "fp32", [], scored=False, result={"top1": 92.0}),
+    runs = [Run("fp32", "fp32", [], scored=False, result={"top1": 92.0, "halves": [93.0, 91.0]}),
             Run("brecq-85", "best", [], 85.0, "w4a8", result={"compression": 85.01, "top1": 91.5, "verified": 8,
-                                                              "verified_agree": 8, "predicted": predicted}),
+                                                              "verified_agree": 8, "predicted": predicted,
+                                                              "halves": [92.5, 90.5]}),
             Run("rtn-85", "rtn", [], 85.0, "w4a8", result={"compression": 85.01, "top1": 90.0}),
             Run("brecq-90", "best", [], 90.0, "w4a8", result={"error": "main.py exit code 1: boom"}),
             Run("brecq-w4a4", "scheme", [], None, "w4a4", result={"compression": 87.4, "top1": 88.0})]
     paths = write_report(tmp_path, args, runs, "python -m benchmarks.frontier ...")
     table = (tmp_path / "frontier.md").read_text()
-    assert "| brecq (searched) | 85 | 85.01 | 4.80 | 91.50 | -0.50 |" in table and "96.00 | 8/8" in table
+    assert "| brecq (searched) | 85 | 85.01 | 4.80 | 91.50 | -0.50 | 92.50 / 90.50 |" in table and "96.00 | 8/8" in table
+    assert "FP32 top-1 on these images: 92.00% (halves 93.00 / 91.00)" in table
     assert "| rtn (searched) | 85 | 85.01 |" in table and "failed: main.py exit code 1: boom" in table
     rows = json.loads((tmp_path / "frontier.json").read_text())
     assert rows["fp32_top1"] == 92.0 and len(rows["rows"]) == 4
@@ -94,9 +96,11 @@ def test_runs_made_elsewhere_are_scored_on_the_images_here(tmp_path):
     assert main(here) == 1  # rtn-85 was planned but never made
     result = json.loads((made / "result.json").read_text())
     assert (result["verified"], result["verified_agree"], result["seconds"]) == (6, 6, 12.5), result
+    assert len(result["halves"]) == 2 and sum(result["halves"]) / 2 == pytest.approx(result["top1"], abs=0.01)
     assert result["made_elsewhere"]["images"] == 2 and 86 < result["compression"] < 88  # w4a8's
     section = output_format.read(made / "output-rescored.txt")[0]
     assert (section.model, section.scheme, section.generator, section.num_images) == ("resnet18", "w4a8", "gaussian", 6)
-    assert json.loads((out / "runs" / "fp32" / "result.json").read_text())["images"] == 6
+    fp32 = json.loads((out / "runs" / "fp32" / "result.json").read_text())
+    assert fp32["images"] == 6 and len(fp32["halves"]) == 2
     table = (out / "frontier.md").read_text()
-    assert "| 6/6 | 12 |" in table and "failed: not made" in table
+    assert "| 6/6 | 12 |" in table and "failed: not made" in table and "(halves " in table
