@@ -173,10 +173,15 @@ def score(run_dir: Path, artifact: Path, config: Path, env: dict, output: str = 
             "verified_agree": int(match["agree"] or 0)}
 
 
+def split_top1(correct: list[bool]) -> list[float]:
+    """Top-1 on each half of the images, at even and odd positions of the canonical order (as
+    benchmarks/evaluate_artifacts splits them): a setting that fits one half of the shared images
+    should be seen on the other."""
+    return [round(100 * sum(correct[start::2]) / max(len(correct[start::2]), 1), 2) for start in (0, 1)]
+
+
 def halves(output: Path, config: Path) -> list[float] | None:
-    """Top-1 on each half of the scored images (even and odd positions of the ground truth's
-    canonical order, as benchmarks/evaluate_artifacts splits them): a setting that fits one half
-    of the shared images should be seen on the other. None when output.txt does not read."""
+    """split_top1 of an output.txt against the challenge's ground truth; None when it does not read."""
     from challenge import output_format
 
     try:
@@ -184,8 +189,7 @@ def halves(output: Path, config: Path) -> list[float] | None:
     except (OSError, IndexError, KitError):
         return None
     rows = [line.rsplit(",", 1) for line in (config.parent / "ground_truth.csv").read_text().splitlines()[1:]]
-    correct = [predictions.get(path) == int(label) for path, label in rows]
-    return [round(100 * sum(correct[start::2]) / max(len(correct[start::2]), 1), 2) for start in (0, 1)]
+    return split_top1([predictions.get(path) == int(label) for path, label in rows])
 
 
 def execute(run: Run, shared: list[str], out: Path, config: Path, env: dict) -> Run:
@@ -267,9 +271,8 @@ def rescore(run: Run, out: Path, config: Path, env: dict, here: Evaluator) -> Ru
     kept = {key: made[key] for key in ("seconds", "predicted") if key in made}
     if not run.scored:
         classes = here.classes(here.fp32.model, "fp32")
-        correct = [c == r.label for c, r in zip(classes, here.records)]
         result = {**kept, "top1": here.top1(classes), "images": len(here.records),
-                  "halves": [round(100 * sum(correct[i::2]) / max(len(correct[i::2]), 1), 2) for i in (0, 1)]}
+                  "halves": split_top1([c == r.label for c, r in zip(classes, here.records)])}
     else:
         model, contents = runtimes.load_model(artifact, runtimes.DEFAULT_RUNTIME, "cpu")
         made_header = output_format.read(run_dir / "output.txt")[0]  # the generator's name, as main.py wrote it
