@@ -50,7 +50,11 @@ TEAM = "this submission"  # the worker is not told who submitted
 
 
 def submission_zip(res: Path, scratch: Path) -> tuple[Path, list[str]]:
-    """The zip to score, and a note when it had to be rebuilt from the unpacked files."""
+    """The zip to score, and a note when it had to be rebuilt from the unpacked files; a KitError
+    when `res` is not an upload (a program's output, or nothing)."""
+    ran = program_that_ran(res)
+    if ran:
+        raise KitError(ran)
     entries = [p for p in sorted(res.iterdir()) if p.name not in WORKER_FILES]
     if not entries:
         raise KitError("the upload reached the scoring program empty: an empty zip, or one with a top-level "
@@ -120,11 +124,8 @@ def program_that_ran(res: Path) -> str | None:
 def score(ref: Path, res: Path, out: Path) -> tuple[ranking.Standings, dict | None]:
     rules = load_rules(ref / RULES_NAME)
     ctx = make_context(rules, verify=True)  # a broken reference bundle stops here, with its message
-    ran = program_that_ran(res)
     with tempfile.TemporaryDirectory(prefix="dfq-codabench-") as scratch:
         try:
-            if ran:
-                raise KitError(ran)
             zip_path, notes = submission_zip(res, Path(scratch))
         except KitError as error:  # a failed run with the page saying why, as score_zip's own refusals
             result, notes = Result.invalid(one_line(error)), []
