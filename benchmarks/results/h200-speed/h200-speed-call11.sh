@@ -28,5 +28,7 @@ keep
 if [ $((585 - SECONDS)) -gt 120 ]; then speed mnv2-genie-warm $((585 - SECONDS)) $MNV2 --method rtn --no-cache; fi
 keep
 kill $packer
+# How large the compiled kernels are: could a later call carry them (64 MiB in all) and start warm?
+du -sh /tmp/ind-c11 2>/dev/null; du -sh /tmp/ind-c11/* 2>/dev/null | sort -h | tail -4
 cat $OUT/pipeline_speed.md
 echo "elapsed $SECONDS s"
