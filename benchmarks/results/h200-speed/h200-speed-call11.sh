@@ -6,6 +6,8 @@
 # (--reuse-synthetic), so that issue 21's call after it (search/gpu-90-papers.sh) reads them
 # back while the machine stays warm. 3. The same again without reuse if time is left: Genie-D
 # on a warm Inductor cache. Genie-D now logs each batch with its first (compiling) step apart.
+# Every run goes through compile_report.py, which prints at exit where torch.compile's seconds
+# went (tracing, lowering, kernel compiling) and how many kernels it made.
 # Tarred under $OUT every 20 s (no trap runs at the device's limit); the loop is killed at the end.
 export PYTHONUNBUFFERED=1 PYTHONPATH=.pydeps
 RETURN_TO=$OUT; OUT=runs/c11; rm -rf "$OUT"; mkdir -p "$OUT"
@@ -14,9 +16,9 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | 
 ( while sleep 20; do keep; done ) & packer=$!
 speed() {  # label seconds main.py options...
   label=$1; seconds=$2; shift 2
-  TORCHINDUCTOR_CACHE_DIR=/tmp/ind-c11 timeout $seconds python3 -m benchmarks.pipeline_speed --out $OUT --label $label -- "$@"
+  TORCHINDUCTOR_CACHE_DIR=/tmp/ind-c11 timeout $seconds python3 -m benchmarks.pipeline_speed --via benchmarks/results/h200-speed/compile_report.py --out $OUT --label $label -- "$@"
   echo "$label rc $? elapsed $SECONDS s"
-  grep -a "genie batch\|units in\|seconds:\|top-1" $OUT/$label.log | cut -c1-220
+  grep -a "genie batch\|units in\|seconds:\|top-1\|compile report" $OUT/$label.log | cut -c1-220
 }
 speed shufflenet-w4a8-genie-brecq 330 --model shufflenet_v2_x1_0 --weights-dir .assets/nette-w \
   --classes .assets/nette-tiny/wnids.txt --data .assets/nette-tiny --scheme w4a8 --generator genie --method brecq \
