@@ -1,0 +1,27 @@
+"""Issue 20 (2026-12-07, sixth session): where the seconds of compiling Genie-D's whole step go, on a
+cold and then a warm Inductor cache, on the CPU (Inductor's C++ backend): MobileNetV2 (10 classes)
+at 32 px, two steps of 4 images. Run it twice with the same fresh cache folder:
+TORCHINDUCTOR_CACHE_DIR=/tmp/ind-warm python benchmarks/results/h200-speed/cpu_genie_compile_phases.py"""
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torchvision
+from torch._dynamo import utils
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+import synth.genie as genie  # noqa: E402
+
+torch.manual_seed(0)
+model = torchvision.models.mobilenet_v2(num_classes=10).eval()
+started = time.time()
+with genie.Distiller(model, 1, "fp32", backend="inductor") as distiller:
+    distiller.batch(4, batch_size=4, input_shape=(3, 32, 32), seed=0, iterations=2, lr_latent=0.1,
+                    lr_generator=0.01, decay=0.95, patience=100, min_lr=1e-4, latent_dim=16, eps=1e-6)
+print("seconds", round(time.time() - started, 1))
+for phase, seconds in sorted(utils.calculate_time_spent().items(), key=lambda item: -item[1]):
+    print(f"  {phase}: {seconds:.1f}")
+for group in ("inductor", "aot_autograd", "stats", "frames"):
+    print(group, dict(utils.counters.get(group, {})))
+print(utils.compile_times(repr="str", aggregate=True))
