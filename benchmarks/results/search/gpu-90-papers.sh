@@ -5,6 +5,8 @@
 # about 330 s. Genie-D's images are read back from runs/cache when call 11
 # (h200-speed-call11.sh) made them on this still-warm machine; otherwise made here (about 200 s
 # cold), which the limit below still leaves room for.
+# main.py runs through compile_report.py, which adds where torch.compile's seconds went (Genie-D's
+# cold compile, when the images are made here) at the end of the log.
 # Then here: tar xf runs.tar; python -m benchmarks.evaluate_artifacts runs/p90/*/model.safetensors
 # --data ../shared/assets/imagenet/val
 export PYTHONUNBUFFERED=1 PYTHONPATH=.pydeps
@@ -13,10 +15,10 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 label=brecq$ITERATIONS-90-kl; mkdir -p runs/p90/$label
 pack() { tar cf "$OUT/runs.tar" --exclude='*.png' -C runs p90; }
 ( while sleep 20; do pack; done ) & packer=$!
-TORCHINDUCTOR_CACHE_DIR=/tmp/ind-c11 timeout $((LIMIT - 10)) python3 main.py --model mobilenet_v2 --weights-dir .assets/weights \
+TORCHINDUCTOR_CACHE_DIR=/tmp/ind-c11 timeout $((LIMIT - 10)) python3 benchmarks/results/h200-speed/compile_report.py --model mobilenet_v2 --weights-dir .assets/weights \
   --data .assets/val-tiny --scheme w4a8 --generator genie --device cuda --reuse-synthetic --cache-dir runs/cache \
   --target-compression 90 --method brecq --method-arg iterations=$ITERATIONS --save-model runs/p90/$label/model.safetensors \
   > runs/p90/$label/output.txt 2> >(tr '\r' '\n' | grep -av "loss\|^\s*$" > runs/p90/$label/log.txt)
 echo "$label rc $? at $SECONDS s"
 sleep 1; kill $packer; pack
-grep -ah "searched widths\|genie batch\|units in\|seconds:" runs/p90/$label/log.txt | cut -c1-220
+grep -ah "searched widths\|genie batch\|units in\|seconds:\|compile report" runs/p90/$label/log.txt | cut -c1-220
