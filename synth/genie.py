@@ -19,10 +19,11 @@ Departures, ours:
 - 200 steps per batch of 256 by default instead of 4,000 per batch of 128. Genie reports hours of
   distillation; a kit run has a 10-minute budget per model, most of it for reconstruction. On a
   GPU the whole step is compiled (Distiller) and runs in bf16 (`precision="auto"`, float32
-  statistics and losses): on one H100 a MobileNetV2 step at batch 256 takes 0.063-0.066 s,
-  against 0.094 s compiled in float32 and 0.194 s eager in float32, after compiling once per
-  model and batch size (about 2 minutes on a cold Inductor cache, 46 s on a warm one).
-  1,024 images took 183 s on a cold cache (benchmarks/results/h200-speed.md).
+  statistics and losses): on one H100 a MobileNetV2 step at batch 256 takes 0.050-0.066 s,
+  against 0.094 s compiled in float32 and 0.181 s eager in bf16, after compiling once per
+  model and batch size (139 s on a cold Inductor cache; 42 s on a warm one, nearly all of it
+  loading the step's 726 compiled kernels). 1,024 images took 186 s on a cold cache and 87 s on
+  a warm one (benchmarks/results/h200-speed.md).
 - The generator's two "upsample x2, then 3x3 convolution" pairs are computed as sub-pixel
   convolutions (upsampled_conv): the same function of the same weights, without the upsampled
   maps.
