@@ -3,7 +3,8 @@
 # shape-generic kernels against the kit's static ones, each on a fresh Inductor cache (cold) and
 # again on it (warm): the first step's seconds (compiling, or loading what was compiled), the ms a
 # step, and compile_report's phases and kernel counts. MobileNetV2, 512 images (2 batches of 256,
-# 200 steps), --method rtn. About 450 s.
+# 200 steps), --method rtn. About 450 s. MODES="combo static" (or all three, about 650 s: split
+# over two calls) tries Inductor's combo kernels instead.
 export PYTHONUNBUFFERED=1 PYTHONPATH=.pydeps
 RETURN_TO=$OUT; OUT=runs/c13; rm -rf "$OUT"; mkdir -p "$OUT"
 keep() { tar cf "$RETURN_TO/c13.tar" -C runs c13; }
@@ -11,7 +12,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | 
 ( while sleep 20; do keep; done ) & packer=$!
 MNV2="--model mobilenet_v2 --weights-dir .assets/weights --data .assets/val-tiny --scheme w4a8 --generator genie
   --num-samples 512 --device cuda --method rtn --no-cache"
-for mode in dynamic static; do
+for mode in ${MODES:-dynamic static}; do
   for cache in cold warm; do
     TORCHINDUCTOR_CACHE_DIR=/tmp/ind-c13-$mode timeout $((590 - SECONDS)) python3 \
       benchmarks/results/h200-speed/genie_dynamic_trial.py $mode $MNV2 > $OUT/$mode-$cache.txt \
