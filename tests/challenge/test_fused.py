@@ -4,6 +4,7 @@ On a GPU the kit runs the compiled one; here Inductor compiles for the CPU."""
 import pytest
 import torch
 
+from challenge.compiling import compile_enabled, dynamic_settings
 from challenge.graphed_steps import run_steps
 from challenge.quant.methods import _fused
 
@@ -77,7 +78,7 @@ def test_steps_run_eagerly_on_the_cpu_and_report():
 @pytest.mark.parametrize("value", ["0", "1"])
 def test_compile_switch(monkeypatch, value):
     monkeypatch.setenv("DFQ_COMPILE", value)
-    assert _fused.compile_enabled() is (value == "1")
+    assert compile_enabled() is (value == "1")
 
 
 def test_one_graph_serves_layers_of_every_shape():
@@ -92,7 +93,7 @@ def test_one_graph_serves_layers_of_every_shape():
         return graph_module.forward
 
     torch._dynamo.reset()
-    _fused.dynamic_settings()
+    dynamic_settings()
     soft = torch.compile(_fused._soft_weight, backend=counting, dynamic=True)
     penalty = torch.compile(_fused._rounding_penalty, backend=counting, dynamic=True)
     bounds, beta = torch.tensor([-7.0, 7.0]), torch.tensor([2.0])

@@ -5,8 +5,9 @@ import sys, torch, torchvision, torch._dynamo
 from torch._dynamo.testing import CompileCounter
 import challenge.quant.methods._trainer as T
 import challenge.quant.methods._fused as F
+from challenge.compiling import dynamic_settings
 from challenge.quant import get_scheme, quantize_model
-F.dynamic_settings()
+dynamic_settings()
 torch._dynamo.config.recompile_limit = 64
 torch._dynamo.config.cache_size_limit = 64
 counter = CompileCounter()

@@ -5,7 +5,7 @@ TORCHINDUCTOR_CACHE_DIR=/tmp/a PYTHONPATH=. python benchmarks/results/h200-speed
 import sys, time, functools, torch, torchvision
 import torch._inductor.metrics as metrics
 import synth.genie as G
-from challenge.quant.methods._fused import dynamic_settings
+from challenge.compiling import dynamic_settings
 mode = sys.argv[1]
 if mode == "dynamic":
     dynamic_settings()

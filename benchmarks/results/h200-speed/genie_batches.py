@@ -17,7 +17,7 @@ from challenge.models import load_fp32_model  # noqa: E402
 
 if os.environ.get("GENIE_DYNAMIC") == "1":
     import synth.genie
-    from challenge.quant.methods._fused import dynamic_settings
+    from challenge.compiling import dynamic_settings
 
     dynamic_settings()
     synth.genie.torch.compile = functools.partial(torch.compile, dynamic=True)

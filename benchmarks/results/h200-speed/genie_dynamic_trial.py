@@ -17,7 +17,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))
 import torch  # noqa: E402
 
-from challenge.quant.methods._fused import dynamic_settings  # noqa: E402
+from challenge.compiling import dynamic_settings  # noqa: E402
 
 mode = sys.argv.pop(1)
 if mode not in ("static", "dynamic", "combo"):

@@ -19,42 +19,9 @@ from typing import Callable
 
 import torch
 
-from challenge.compiling import compile_enabled
+from challenge.compiling import on_gpu_compiled
 
 GAMMA, ZETA = -0.1, 1.1
-
-
-def dynamic_settings() -> None:
-    """Compiler settings under which one graph serves every layer (shapes are not guarded)."""
-    import torch._dynamo
-    import torch.fx.experimental._config as fx_config
-
-    # A few variants remain (QDrop on or off, a fixed or learned step size, a first layer whose
-    # input needs no gradient): never fall back to eager silently for lack of room.
-    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 32)
-    # No "duck sizing": two sizes that happen to be equal in one layer (channels == fan-in)
-    # would otherwise be one symbol, and the next layer would compile again.
-    fx_config.use_duck_shape = False
-    # Parameters (the rounding variables, the step sizes) change shape from layer to layer.
-    torch._dynamo.config.force_parameter_static_shapes = False
-
-
-def _on_gpu_compiled(fn: Callable) -> Callable:
-    """fn, compiled (once, dynamic shapes) for CUDA tensors; as it is for CPU tensors."""
-    compiled = None
-
-    def call(first: torch.Tensor, *args):
-        nonlocal compiled
-        if not (first.is_cuda and compile_enabled()):
-            return fn(first, *args)
-        if compiled is None:
-            dynamic_settings()
-            compiled = torch.compile(fn, dynamic=True)
-        return compiled(first, *args)
-
-    call.eager = fn
-    call.__doc__ = fn.__doc__
-    return call
 
 
 def rectified_sigmoid(v: torch.Tensor) -> torch.Tensor:
@@ -90,9 +57,9 @@ def _rounding_penalty(v, beta):
     return (1 - (2 * rectified_sigmoid(v) - 1).abs().pow(beta)).sum(dim=1)
 
 
-_act_fake_quant_2d = _on_gpu_compiled(_act_fake_quant)
-_soft_weight_2d = _on_gpu_compiled(_soft_weight)
-_rounding_penalty_2d = _on_gpu_compiled(_rounding_penalty)
+_act_fake_quant_2d = on_gpu_compiled(_act_fake_quant)
+_soft_weight_2d = on_gpu_compiled(_soft_weight)
+_rounding_penalty_2d = on_gpu_compiled(_rounding_penalty)
 
 
 def _rows(x: torch.Tensor) -> tuple[Callable, Callable]:
