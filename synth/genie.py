@@ -51,8 +51,12 @@ from challenge.graphed_steps import StepTimes, synchronised_clock
 from challenge.process import log
 from synth import register_generator
 from synth._bn_stats import batchnorm_layers, frozen_teacher
+from synth._fused_bn import matched_batchnorms
 from synth._plateau import plateau_step
 from synth._precision import channel_var_mean, channels_last_input, tensor_cores, uses_bf16
+
+
+COMPILED = ("step", "layers")  # what a GPU compiles: the whole step, or each BatchNorm's work (Distiller)
 
 
 def _phase_taps() -> torch.Tensor:
@@ -161,9 +165,14 @@ class Swing:
                 handle.remove()
 
 
-def _statistics_loss(images, records, targets, eps: float) -> torch.Tensor:
+def _image_loss(images, eps: float) -> torch.Tensor:
+    """Each image's own channel means and stds pulled to 0 and 1, averaged over images."""
     var, mean = channel_var_mean(images, (2, 3))  # per image and channel
-    loss = (mean.pow(2).mean(1) + (torch.sqrt(var + eps) - 1).pow(2).mean(1)).mean()
+    return (mean.pow(2).mean(1) + (torch.sqrt(var + eps) - 1).pow(2).mean(1)).mean()
+
+
+def _statistics_loss(images, records, targets, eps: float) -> torch.Tensor:
+    loss = _image_loss(images, eps)
     for bn, x in records:
         target_mean, target_std = targets[bn]
         var, mean = channel_var_mean(x, (0, 2, 3))  # over the batch (N, H, W)
@@ -182,6 +191,18 @@ def _step_loss(net, teacher, z, records, targets, eps: float, bf16: bool) -> tor
     return loss
 
 
+def _layers_step_loss(net, teacher, z, distances, eps: float, bf16: bool) -> torch.Tensor:
+    """One step's loss when the teacher's BatchNorms compute their own distances (_fused_bn.py)."""
+    distances.clear()
+    images = net(z)
+    teacher(channels_last_input(images, bf16))
+    loss = _image_loss(images, eps)
+    for distance in distances:
+        loss = loss + distance
+    distances.clear()
+    return loss
+
+
 class Distiller:
     """What every batch of one Genie-D run shares: a frozen copy of the model with its recording
     and swing hooks, and the step's loss, compiled once.
@@ -194,14 +215,19 @@ class Distiller:
     Inductor fuses; the convolutions stay cuDNN's. One compilation serves every batch of the
     same size."""
 
-    def __init__(self, model: nn.Module, jitter: int, precision: str, backend: str | None = None):
-        """Compiled on CUDA (unless DFQ_COMPILE=0), or wherever a torch.compile `backend` is named
-        (the tests trace the CPU step with the "eager" backend)."""
+    def __init__(self, model: nn.Module, jitter: int, precision: str, backend: str | None = None,
+                 compiled: str = "step", eps: float = 1e-6):
+        """compiled="step": the whole step compiled on CUDA (unless DFQ_COMPILE=0), or wherever a
+        torch.compile `backend` is named (the tests trace the CPU step with the "eager" backend).
+        compiled="layers": the step runs eagerly, and each BatchNorm's work is one function that
+        every layer shares, compiled on CUDA (_fused_bn.py)."""
         self.device = next(model.parameters()).device
-        self.precision = precision
+        self.precision, self.eps = precision, eps
+        self.layers = compiled == "layers"
         self.teacher = copy.deepcopy(model)
         self.swing = Swing(self.teacher, torch.Generator(), jitter, self.device)
-        self.swing.stencil = backend is not None or (self.device.type == "cuda" and compile_enabled())
+        self.swing.stencil = not self.layers and (
+            backend is not None or (self.device.type == "cuda" and compile_enabled()))
         self.step_loss = torch.compile(_step_loss, backend=backend or "inductor") if self.swing.stencil else _step_loss
         self._stack = contextlib.ExitStack()
         self.announced = False
@@ -209,6 +235,8 @@ class Distiller:
 
     def __enter__(self):
         self.records = self._stack.enter_context(frozen_teacher(self.teacher))
+        if self.layers:
+            self.distances = self._stack.enter_context(matched_batchnorms(self.teacher, self.eps))
         self._stack.enter_context(self.swing.hooked())
         return self
 
@@ -246,7 +274,10 @@ class Distiller:
                 optimise_z.zero_grad(set_to_none=True)
                 optimise_net.zero_grad(set_to_none=True)
                 self.swing.draw()
-                loss = self.step_loss(net, self.teacher, z, self.records, targets, eps, bf16)
+                if self.layers:
+                    loss = _layers_step_loss(net, self.teacher, z, self.distances, eps, bf16)
+                else:
+                    loss = self.step_loss(net, self.teacher, z, self.records, targets, eps, bf16)
                 loss.backward()
                 optimise_z.step()
                 optimise_net.step()
@@ -273,14 +304,16 @@ def _timing(times: StepTimes) -> str:
 @register_generator("genie")
 def genie(model, *, num_classes, input_shape=(3, 224, 224), num_samples=1024, batch_size=256, seed=0,
           iterations=200, lr_latent=0.1, lr_generator=0.01, decay=0.95, patience=100, min_lr=1e-4,
-          latent_dim=256, eps=1e-6, jitter=1, precision="auto"):
+          latent_dim=256, eps=1e-6, jitter=1, precision="auto", compiled="step"):
     """Genie-D images, `batch_size` at a time; `num_classes` is unused (no labels are needed).
 
     1,024 images by default: what block reconstruction (brecq) learns from, as in the paper.
     The model itself is never changed (the work happens on a copy).
     """
     uses_bf16(precision, next(model.parameters()).device)  # a wrong precision fails before any work
-    with Distiller(model, jitter, precision) as distiller:
+    if compiled not in COMPILED:
+        raise KitError(f"genie's compiled must be one of {', '.join(COMPILED)}; got {compiled!r}")
+    with Distiller(model, jitter, precision, compiled=compiled, eps=eps) as distiller:
         for number, start in enumerate(range(0, num_samples, batch_size)):
             count = min(batch_size, num_samples - start)
             images = distiller.batch(count, batch_size=min(batch_size, num_samples), input_shape=input_shape,

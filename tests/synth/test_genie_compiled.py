@@ -43,7 +43,8 @@ def _images(monkeypatch, backend):
     if backend is not None:
         original = genie.Distiller.__init__
         monkeypatch.setattr(genie.Distiller, "__init__",
-                            lambda self, model, jitter, precision: original(self, model, jitter, precision, counting))
+                            lambda self, model, jitter, precision, **settings:
+                            original(self, model, jitter, precision, counting, **settings))
     model = _small_teacher()
     images = list(genie.genie(model, num_classes=10, input_shape=(3, 16, 16), num_samples=5, batch_size=2,
                               iterations=3, latent_dim=8))

@@ -1,0 +1,116 @@
+"""Genie-D's per-layer work as one small function that every layer shares, compiled once on a GPU.
+
+At each step every BatchNorm of the frozen model normalises its input, the input's batch
+statistics are compared with the BatchNorm's running ones, and most often a ReLU follows.
+Eagerly that is several memory-bound kernels per layer, forward and backward (a MobileNetV2
+step at batch 256 takes 181 ms on an H100 in bf16). Compiling the whole step fuses them (50 ms),
+but its kernels are specialised to every layer's shape: 726 distinct kernels for MobileNetV2,
+139 s to compile on a machine's first run and 42 s to load on every later one, per model and
+batch size (benchmarks/results/h200-speed.md).
+
+`matched_batchnorms` makes every BatchNorm of a model (Genie-D's private copy) compute instead
+
+    y = act(x * scale + shift)   and   |mean(x) - target mean|^2 + |std(x) - target std|^2,
+
+scale and shift being the eval BatchNorm's own, act the ReLU or ReLU6 that follows it in an
+nn.Sequential (that module then passes its input through), the statistics over the batch (N, H,
+W). The function sees a channels-last map as the (pixels, channels) matrix it is in memory, and
+is compiled with dynamic shapes, so every layer of every model shares a few graphs (an activation
+or none, two layouts) that compile in seconds. The convolutions stay cuDNN's, run eagerly.
+On the CPU it runs as it is: the same Python, the CPU twin.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from torch import nn
+
+from challenge.compiling import on_gpu_compiled
+from synth._bn_stats import batchnorm_layers
+from synth._precision import channel_var_mean
+
+# The activations that may follow a BatchNorm and are applied with it: (low, high) clamp bounds.
+FUSED_ACTIVATIONS = {nn.ReLU: (0.0, None), nn.ReLU6: (0.0, 6.0)}
+
+
+def _normalise_and_match(x, scale, shift, target_mean, target_std, dims: tuple[int, ...], eps: float,
+                         low: float | None, high: float | None):
+    """act(x * scale + shift) in x's dtype, and the distance of x's statistics over `dims` (float32)
+    to the targets: the squared differences of the means and of the stds, each averaged over channels."""
+    var, mean = channel_var_mean(x, dims)
+    distance = (mean - target_mean).pow(2).mean() + (torch.sqrt(var + eps) - target_std).pow(2).mean()
+    y = x.float() * scale + shift
+    if low is not None or high is not None:
+        y = torch.clamp(y, low, high)
+    return y.to(x.dtype), distance
+
+
+_normalise_and_match_compiled = on_gpu_compiled(_normalise_and_match)
+
+
+def normalise_and_match(x: torch.Tensor, scale, shift, target_mean, target_std, eps: float,
+                        low: float | None = None, high: float | None = None):
+    """`_normalise_and_match` for a (N, C, H, W) map x and per-channel (C,) float32 vectors. A
+    channels-last map is handed over as its (N*H*W, C) matrix, without a copy; any other as it is."""
+    if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+        n, c, h, w = x.shape
+        rows, distance = _normalise_and_match_compiled(x.permute(0, 2, 3, 1).reshape(n * h * w, c), scale, shift,
+                                                       target_mean, target_std, (0,), eps, low, high)
+        return rows.view(n, h, w, c).permute(0, 3, 1, 2), distance
+    shape = (1, -1) + (1,) * (x.dim() - 2)
+    dims = (0,) + tuple(range(2, x.dim()))
+    return _normalise_and_match_compiled(x, scale.view(shape), shift.view(shape), target_mean, target_std,
+                                         dims, eps, low, high)
+
+
+def _following_activations(model: nn.Module) -> dict[nn.Module, nn.Module]:
+    """BatchNorm -> the ReLU or ReLU6 right after it in the same nn.Sequential."""
+    following = {}
+    for parent in model.modules():
+        if isinstance(parent, nn.Sequential):
+            children = list(parent)
+            for first, second in zip(children, children[1:]):
+                if isinstance(first, nn.modules.batchnorm._BatchNorm) and type(second) in FUSED_ACTIVATIONS:
+                    following[first] = second
+    return following
+
+
+def _passthrough(x):
+    return x
+
+
+@contextlib.contextmanager
+def matched_batchnorms(model: nn.Module, eps: float):
+    """While open, every BatchNorm of `model` (in eval mode, frozen) computes `normalise_and_match`
+    and appends its distance to the yielded list, in call order; the activations fused into them
+    pass their input through. The target std is sqrt(running var + eps), as Genie's. Everything is
+    put back on exit."""
+    distances: list[torch.Tensor] = []
+    following = _following_activations(model)
+    changed = []
+
+    for bn in batchnorm_layers(model):
+        with torch.no_grad():
+            inverse_std = torch.rsqrt(bn.running_var.float() + bn.eps)
+            scale = bn.weight.float() * inverse_std if bn.weight is not None else inverse_std
+            shift = (bn.bias.float() if bn.bias is not None else 0) - bn.running_mean.float() * scale
+            target_mean = bn.running_mean.float().clone()
+            target_std = torch.sqrt(bn.running_var.float() + eps)
+        low, high = FUSED_ACTIVATIONS[type(following[bn])] if bn in following else (None, None)
+
+        def forward(x, scale=scale, shift=shift, target_mean=target_mean, target_std=target_std, low=low, high=high):
+            y, distance = normalise_and_match(x, scale, shift, target_mean, target_std, eps, low, high)
+            distances.append(distance)
+            return y
+
+        bn.forward = forward
+        changed.append(bn)
+        if bn in following:
+            following[bn].forward = _passthrough
+            changed.append(following[bn])
+    try:
+        yield distances
+    finally:
+        for module in changed:
+            del module.forward

@@ -1,0 +1,106 @@
+"""Genie-D with each BatchNorm's work as one shared function (synth/_fused_bn.py, compiled="layers"):
+the same images as the hooked step up to float rounding, the same values and gradients in either
+memory layout, one compiled graph for layers of every shape, the model put back as it was."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from challenge.compiling import dynamic_settings
+from challenge.errors import KitError
+from synth import _fused_bn
+from synth.genie import genie
+
+
+def _teacher() -> nn.Module:
+    """Strided and depthwise convolutions, BatchNorms followed by ReLU6, ReLU and nothing, learned statistics."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.BatchNorm2d(8), nn.ReLU6(),
+                          nn.Conv2d(8, 8, 3, padding=1, groups=8), nn.BatchNorm2d(8), nn.ReLU(),
+                          nn.Conv2d(8, 12, 1), nn.BatchNorm2d(12),
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(12, 10)).eval()
+    for bn in model:
+        if isinstance(bn, nn.BatchNorm2d):
+            bn.running_mean.uniform_(-0.5, 0.5)
+            bn.running_var.uniform_(0.5, 2.0)
+            bn.weight.data.uniform_(0.5, 1.5)
+            bn.bias.data.uniform_(-0.2, 0.2)
+    return model
+
+
+def _images(compiled: str) -> torch.Tensor:
+    return torch.cat(list(genie(_teacher(), num_classes=10, input_shape=(3, 16, 16), num_samples=5, batch_size=2,
+                                iterations=4, latent_dim=8, compiled=compiled)))
+
+
+def test_layers_give_the_hooked_step_s_images():
+    hooked, layers = _images("step"), _images("layers")
+    assert hooked.shape == layers.shape == (5, 3, 16, 16)
+    assert torch.allclose(hooked, layers, atol=1e-4), float((hooked - layers).abs().max())
+
+
+def test_a_batchnorm_computes_itself_its_activation_and_its_distance():
+    model = _teacher()
+    x = torch.randn(4, 3, 16, 16)
+    expected = model(x)
+    bn, eps = model[1], 1e-6
+    conv_out = model[0](x)
+    var, mean = torch.var_mean(conv_out, dim=(0, 2, 3))
+    distance = ((mean - bn.running_mean).pow(2).mean()
+                + (torch.sqrt(var + eps) - torch.sqrt(bn.running_var + eps)).pow(2).mean())
+    with _fused_bn.matched_batchnorms(model, eps) as distances:
+        matched = model(x)
+        assert len(distances) == 3
+        assert torch.allclose(distances[0], distance, atol=1e-6)
+        assert torch.allclose(model[2](-x), -x)  # the ReLU6 after it passes through: applied by the BatchNorm
+    assert torch.allclose(matched, expected, atol=1e-5)
+    assert "forward" not in vars(model[1]) and "forward" not in vars(model[2])  # put back
+    assert torch.equal(model(x), expected)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_channels_last_maps_give_the_same_values_and_gradients(dtype):
+    torch.manual_seed(1)
+    base = torch.randn(3, 5, 6, 7).to(dtype)
+    scale, shift = torch.rand(5) + 0.5, torch.randn(5)
+    target_mean, target_std = torch.randn(5), torch.rand(5) + 0.5
+    results = []
+    for layout in (torch.contiguous_format, torch.channels_last):
+        x = base.contiguous(memory_format=layout).requires_grad_(True)
+        y, distance = _fused_bn.normalise_and_match(x, scale, shift, target_mean, target_std, 1e-6, 0.0, 6.0)
+        assert y.is_contiguous(memory_format=layout) and y.dtype == dtype
+        (grad,) = torch.autograd.grad((y.float() * torch.arange(y.numel()).view(y.shape).sin()).sum() + distance, x)
+        results.append((y.float(), distance, grad.float()))
+    (y0, d0, g0), (y1, d1, g1) = results
+    tolerance = 1e-5 if dtype == torch.float32 else 2e-2
+    assert torch.allclose(y0, y1, atol=tolerance) and torch.allclose(d0, d1, atol=1e-5)
+    assert torch.allclose(g0, g1, atol=tolerance)
+
+
+def test_one_graph_serves_every_layer_shape():
+    """Traced with dynamic shapes as on a GPU: MobileNetV2-like (pixels, channels) maps of several
+    sizes share one graph per activation (each compilation costs seconds on a GPU)."""
+    import torch._dynamo
+
+    graphs = []
+
+    def counting(graph_module, example_inputs):
+        graphs.append(graph_module)
+        return graph_module.forward
+
+    torch._dynamo.reset()
+    dynamic_settings()
+    fused = torch.compile(_fused_bn._normalise_and_match, backend=counting, dynamic=True)
+    for rows, channels in [(2 * 16 * 16, 32), (2 * 16 * 16, 96), (2 * 8 * 8, 144), (2 * 4 * 4, 192), (2 * 2 * 2, 320)]:
+        for low, high in [(0.0, 6.0), (None, None)]:
+            x = torch.randn(rows, channels, requires_grad=True)
+            vectors = [torch.rand(channels) + 0.5 for _ in range(4)]
+            y, distance = fused(x, *vectors, (0,), 1e-6, low, high)
+            (y.sum() + distance).backward()
+    assert len(graphs) == 2, f"{len(graphs)} graphs for 5 shapes and 2 activations"
+
+
+def test_an_unknown_compiled_value_is_refused():
+    with pytest.raises(KitError, match="compiled must be one of step, layers"):
+        next(genie(_teacher(), num_classes=10, input_shape=(3, 16, 16), num_samples=2, compiled="whole"))
