@@ -14,6 +14,9 @@ RETURN_TO=$OUT; OUT=runs/c11; rm -rf "$OUT"; mkdir -p "$OUT"
 keep() { tar cf "$RETURN_TO/c11.tar" --exclude="*.png" -C runs c11; }
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee $OUT/gpu.txt
 ( while sleep 20; do keep; done ) & packer=$!
+# Seventh session: Genie-D compiles per layer (compiled=layers) if call 13, just before on this
+# machine, found it faster than the whole step; the whole step otherwise (or if call 13 did not run).
+MODE=$(cat runs/c13/genie_mode.txt 2>/dev/null || echo step); echo "genie compiled=$MODE" | tee $OUT/genie_mode.txt
 speed() {  # label seconds main.py options...
   label=$1; seconds=$2; shift 2
   TORCHINDUCTOR_CACHE_DIR=/tmp/ind-c11 timeout $seconds python3 -m benchmarks.pipeline_speed --via benchmarks/results/h200-speed/compile_report.py --out $OUT --label $label -- "$@"
@@ -21,10 +24,11 @@ speed() {  # label seconds main.py options...
   grep -a "genie batch\|units in\|seconds:\|top-1\|compile report" $OUT/$label.log | cut -c1-220
 }
 speed shufflenet-w4a8-genie-brecq 330 --model shufflenet_v2_x1_0 --weights-dir .assets/nette-w \
-  --classes .assets/nette-tiny/wnids.txt --data .assets/nette-tiny --scheme w4a8 --generator genie --method brecq \
+  --classes .assets/nette-tiny/wnids.txt --data .assets/nette-tiny --scheme w4a8 --generator genie --gen-arg compiled=$MODE --method brecq \
   --device cuda --save-model $OUT/shufflenet-w4a8-genie-brecq.safetensors
 keep
-MNV2="--model mobilenet_v2 --weights-dir .assets/weights --data .assets/val-tiny --scheme w4a8 --generator genie --device cuda"
+MNV2="--model mobilenet_v2 --weights-dir .assets/weights --data .assets/val-tiny --scheme w4a8 --generator genie
+  --gen-arg compiled=$MODE --device cuda"
 speed mnv2-genie-cold $((560 - SECONDS)) $MNV2 --method rtn --reuse-synthetic --cache-dir runs/cache
 keep
 if [ $((585 - SECONDS)) -gt 120 ]; then speed mnv2-genie-warm $((585 - SECONDS)) $MNV2 --method rtn --no-cache; fi

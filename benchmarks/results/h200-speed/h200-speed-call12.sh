@@ -12,8 +12,9 @@ RETURN_TO=$OUT; OUT=runs/c12; rm -rf "$OUT"; mkdir -p "$OUT"
 keep() { tar cf "$RETURN_TO/c12.tar" -C runs c12; }
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee $OUT/gpu.txt
 ( while sleep 20; do keep; done ) & packer=$!
+MODE=$(cat runs/c13/genie_mode.txt 2>/dev/null || echo step)  # as call 11 made the images (seventh session)
 MNV2="--model mobilenet_v2 --weights-dir .assets/weights --data .assets/val-tiny --scheme w4a8 --generator genie
-  --device cuda --reuse-synthetic --cache-dir runs/cache"
+  --gen-arg compiled=$MODE --device cuda --reuse-synthetic --cache-dir runs/cache"
 if ! ls runs/cache/synthetic/*.safetensors >/dev/null 2>&1; then
   timeout 300 python3 main.py $MNV2 --method rtn > /dev/null 2> $OUT/generate.log
   echo "generated at $SECONDS s"
