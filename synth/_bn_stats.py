@@ -19,26 +19,28 @@ def batchnorm_layers(model: nn.Module) -> list[nn.Module]:
 
 
 @contextmanager
-def frozen_teacher(model: nn.Module):
-    """Eval mode, no parameter gradients, and a hook on every BatchNorm.
+def frozen_teacher(model: nn.Module, record: bool = True):
+    """Eval mode, no parameter gradients, and (if `record`) a hook on every BatchNorm.
 
     Yields a list that each forward pass fills with `(bn_layer, bn_input)` in call order; the
     caller clears it before each forward. Parameters get requires_grad=False so that backward
     computes only the gradient of the input (cheaper, and nothing accumulates in the model's
     `.grad`). Every module's train/eval flag and every parameter's requires_grad are restored
-    on exit, even after an exception.
+    on exit, even after an exception. Without `record` the list stays empty (the caller takes the
+    statistics itself, as Genie-D's compiled="layers" does): a hook whose list nobody clears keeps
+    every step's feature maps alive.
     """
     modes = [(m, m.training) for m in model.modules()]
     flags = [(p, p.requires_grad) for p in model.parameters()]
     records: list = []
 
-    def record(module, args):
+    def keep(module, args):
         records.append((module, args[0]))
 
     layers = batchnorm_layers(model)
     if not layers:
         raise ValueError("the model has no BatchNorm layer with running statistics to match")
-    handles = [bn.register_forward_pre_hook(record) for bn in layers]
+    handles = [bn.register_forward_pre_hook(keep) for bn in layers] if record else []
     model.eval()
     for p, _ in flags:
         p.requires_grad_(False)

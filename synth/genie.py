@@ -234,7 +234,7 @@ class Distiller:
         self.times = None  # batch(): the StepTimes of its loop (the first step compiles, once per run)
 
     def __enter__(self):
-        self.records = self._stack.enter_context(frozen_teacher(self.teacher))
+        self.records = self._stack.enter_context(frozen_teacher(self.teacher, record=not self.layers))
         if self.layers:
             self.distances = self._stack.enter_context(matched_batchnorms(self.teacher, self.eps))
         self._stack.enter_context(self.swing.hooked())
