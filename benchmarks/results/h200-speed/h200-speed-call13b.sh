@@ -16,7 +16,7 @@ for mode in ${MODES:-dynamic static}; do
   for cache in cold warm; do
     TORCHINDUCTOR_CACHE_DIR=/tmp/ind-c13b-$mode timeout $((590 - SECONDS)) python3 \
       benchmarks/results/h200-speed/genie_dynamic_trial.py $mode $MNV2 > $OUT/$mode-$cache.txt \
-      2> >(tr '\r' '\n' | grep -av "loss\|^\s*$" > $OUT/$mode-$cache.log)
+      2> >(stdbuf -oL tr '\r' '\n' | grep --line-buffered -av "loss\|^\s*$" > $OUT/$mode-$cache.log)
     echo "$mode $cache rc $? at $SECONDS s"
     sleep 1; grep -a "genie batch\|seconds:\|compile report:  \|counters\[inductor\]" $OUT/$mode-$cache.log | cut -c1-250
   done

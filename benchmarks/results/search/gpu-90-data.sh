@@ -19,7 +19,7 @@ COMMON="--model mobilenet_v2 --weights-dir .assets/weights --data .assets/val-ti
 run() {  # label options...
   label=$1; shift
   timeout $((LIMIT - 5 - SECONDS)) python3 main.py $COMMON "$@" --save-model runs/p90data/$label/model.safetensors \
-    > runs/p90data/$label/output.txt 2> >(tr '\r' '\n' | grep -av "loss\|^\s*$" > runs/p90data/$label/log.txt)
+    > runs/p90data/$label/output.txt 2> >(stdbuf -oL tr '\r' '\n' | grep --line-buffered -av "loss\|^\s*$" > runs/p90data/$label/log.txt)
   echo "$label rc $? at $SECONDS s"
 }
 run a1024 --target-compression 90 & a=$!

@@ -18,7 +18,7 @@ pack() { tar cf "$OUT/runs.tar" --exclude='*.png' -C runs p90; }
 TORCHINDUCTOR_CACHE_DIR=/tmp/ind-c11 timeout $((LIMIT - 10)) python3 benchmarks/results/h200-speed/compile_report.py --model mobilenet_v2 --weights-dir .assets/weights \
   --data .assets/val-tiny --scheme w4a8 --generator genie --device cuda --reuse-synthetic --cache-dir runs/cache \
   --target-compression 90 --method brecq --method-arg iterations=$ITERATIONS --save-model runs/p90/$label/model.safetensors \
-  > runs/p90/$label/output.txt 2> >(tr '\r' '\n' | grep -av "loss\|^\s*$" > runs/p90/$label/log.txt)
+  > runs/p90/$label/output.txt 2> >(stdbuf -oL tr '\r' '\n' | grep --line-buffered -av "loss\|^\s*$" > runs/p90/$label/log.txt)
 echo "$label rc $? at $SECONDS s"
 sleep 1; kill $packer; pack
 grep -ah "searched widths\|genie batch\|units in\|seconds:\|compile report" runs/p90/$label/log.txt | cut -c1-220

@@ -19,7 +19,7 @@ one() {  # label timeout options...
   label=$1; seconds=$2; shift 2
   mkdir -p runs/p/$label
   timeout $seconds python3 main.py $COMMON --save-model runs/p/$label/model.safetensors "$@" \
-    > runs/p/$label/output.txt 2> >(tr '\r' '\n' | grep -av "loss\|^\s*$" > runs/p/$label/log.txt)
+    > runs/p/$label/output.txt 2> >(stdbuf -oL tr '\r' '\n' | grep --line-buffered -av "loss\|^\s*$" > runs/p/$label/log.txt)
   echo "$label rc $? at $SECONDS s"
 }
 pack() { tar cf "$OUT/runs.tar" --exclude='*.png' -C runs p; }
