@@ -122,3 +122,15 @@ def side_by_side(commands: list[list[str]]) -> list[subprocess.CompletedProcess]
     running = {i: subprocess.Popen(c, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                for i, c in enumerate(commands)}
     return list(all_finished(running).values())
+
+
+def counting_backend():
+    """A torch.compile backend that runs each graph Dynamo traces as it is and keeps it, and the
+    list it keeps them in: how tests count compilations without compiling (seconds each on a GPU)."""
+    graphs = []
+
+    def counting(graph_module, example_inputs):
+        graphs.append(graph_module)
+        return graph_module.forward
+
+    return counting, graphs

@@ -7,6 +7,7 @@ import torch
 from challenge.compiling import compile_enabled, dynamic_settings
 from challenge.graphed_steps import run_steps
 from challenge.quant.methods import _fused
+from tests.conftest import counting_backend
 
 
 def _layers():
@@ -86,11 +87,7 @@ def test_one_graph_serves_layers_of_every_shape():
     weight and the regulariser once each (a counting backend; each compilation costs seconds on a GPU)."""
     import torch._dynamo
 
-    graphs = []
-
-    def counting(graph_module, example_inputs):
-        graphs.append(graph_module)
-        return graph_module.forward
+    counting, graphs = counting_backend()
 
     torch._dynamo.reset()
     dynamic_settings()

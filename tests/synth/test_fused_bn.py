@@ -12,6 +12,7 @@ from challenge.errors import KitError
 from synth import _fused_bn
 from synth import genie as genie_module
 from synth.genie import genie
+from tests.conftest import counting_backend
 
 
 def _teacher() -> nn.Module:
@@ -84,11 +85,7 @@ def test_one_graph_serves_every_layer_shape():
     sizes share one graph per activation (each compilation costs seconds on a GPU)."""
     import torch._dynamo
 
-    graphs = []
-
-    def counting(graph_module, example_inputs):
-        graphs.append(graph_module)
-        return graph_module.forward
+    counting, graphs = counting_backend()
 
     torch._dynamo.reset()
     dynamic_settings()

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from synth import genie
+from tests.conftest import counting_backend
 
 
 def _small_teacher() -> nn.Module:
@@ -34,11 +35,7 @@ def test_stencil_shift_is_the_crop_with_its_gradient():
 
 
 def _images(monkeypatch, backend):
-    graphs = []
-
-    def counting(graph, example_inputs):
-        graphs.append(graph)
-        return graph.forward
+    counting, graphs = counting_backend()
 
     if backend is not None:
         original = genie.Distiller.__init__
