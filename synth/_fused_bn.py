@@ -26,7 +26,7 @@ import contextlib
 import torch
 from torch import nn
 
-from challenge.compiling import on_gpu_compiled
+from challenge.compiling import compile_enabled, on_gpu_compiled
 from synth._bn_stats import batchnorm_layers
 from synth._precision import channel_var_mean
 
@@ -50,18 +50,26 @@ _normalise_and_match_compiled = on_gpu_compiled(_normalise_and_match)
 
 
 def normalise_and_match(x: torch.Tensor, scale, shift, target_mean, target_std, eps: float,
-                        low: float | None = None, high: float | None = None):
+                        low: float | None = None, high: float | None = None, kernels: bool = False):
     """`_normalise_and_match` for a (N, C, H, W) map x and per-channel (C,) float32 vectors. A
-    channels-last map is handed over as its (N*H*W, C) matrix, without a copy; any other as it is."""
+    channels-last map is handed over as its (N*H*W, C) matrix, without a copy; any other as it is.
+    Compiled by Inductor on a GPU; with `kernels`, a channels-last map on a GPU goes to the two
+    hand-written Triton kernels instead (_bn_kernels.py) and any other map to the eager twin."""
     if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
         n, c, h, w = x.shape
-        rows, distance = _normalise_and_match_compiled(x.permute(0, 2, 3, 1).reshape(n * h * w, c), scale, shift,
-                                                       target_mean, target_std, (0,), eps, low, high)
+        matrix = x.permute(0, 2, 3, 1).reshape(n * h * w, c)
+        if kernels and x.is_cuda and compile_enabled():
+            from synth._bn_kernels import NormaliseAndMatch
+
+            rows, distance = NormaliseAndMatch.apply(matrix, scale, shift, target_mean, target_std, eps, low, high)
+        else:
+            function = _normalise_and_match if kernels else _normalise_and_match_compiled
+            rows, distance = function(matrix, scale, shift, target_mean, target_std, (0,), eps, low, high)
         return rows.view(n, h, w, c).permute(0, 3, 1, 2), distance
     shape = (1, -1) + (1,) * (x.dim() - 2)
     dims = (0,) + tuple(range(2, x.dim()))
-    return _normalise_and_match_compiled(x, scale.view(shape), shift.view(shape), target_mean, target_std,
-                                         dims, eps, low, high)
+    function = _normalise_and_match if kernels else _normalise_and_match_compiled
+    return function(x, scale.view(shape), shift.view(shape), target_mean, target_std, dims, eps, low, high)
 
 
 def _following_activations(model: nn.Module) -> dict[nn.Module, nn.Module]:
@@ -81,11 +89,11 @@ def _passthrough(x):
 
 
 @contextlib.contextmanager
-def matched_batchnorms(model: nn.Module, eps: float):
+def matched_batchnorms(model: nn.Module, eps: float, kernels: bool = False):
     """While open, every BatchNorm of `model` (in eval mode, frozen) computes `normalise_and_match`
-    and appends its distance to the yielded list, in call order; the activations fused into them
-    pass their input through. The target std is sqrt(running var + eps), as Genie's. Everything is
-    put back on exit."""
+    (with the Triton kernels if `kernels`) and appends its distance to the yielded list, in call
+    order; the activations fused into them pass their input through. The target std is
+    sqrt(running var + eps), as Genie's. Everything is put back on exit."""
     distances: list[torch.Tensor] = []
     following = _following_activations(model)
     changed = []
@@ -100,7 +108,7 @@ def matched_batchnorms(model: nn.Module, eps: float):
         low, high = FUSED_ACTIVATIONS[type(following[bn])] if bn in following else (None, None)
 
         def forward(x, scale=scale, shift=shift, target_mean=target_mean, target_std=target_std, low=low, high=high):
-            y, distance = normalise_and_match(x, scale, shift, target_mean, target_std, eps, low, high)
+            y, distance = normalise_and_match(x, scale, shift, target_mean, target_std, eps, low, high, kernels)
             distances.append(distance)
             return y
 

@@ -23,7 +23,11 @@ Departures, ours:
   against 0.094 s compiled in float32 and 0.181 s eager in bf16, after compiling once per
   model and batch size (139 s on a cold Inductor cache; 42 s on a warm one, nearly all of it
   loading the step's 726 compiled kernels). 1,024 images took 186 s on a cold cache and 87 s on
-  a warm one (benchmarks/results/h200-speed.md).
+  a warm one (benchmarks/results/h200-speed.md). `compiled` picks what a GPU compiles: "step"
+  (the whole step, as above), "layers" (each BatchNorm's work as one function that every layer
+  shares, compiled by Inductor with dynamic shapes; the rest eager: _fused_bn.py) or "kernels"
+  (that work in two hand-written Triton kernels, no Inductor: _bn_kernels.py). The last two are
+  being measured on a GPU.
 - The generator's two "upsample x2, then 3x3 convolution" pairs are computed as sub-pixel
   convolutions (upsampled_conv): the same function of the same weights, without the upsampled
   maps.
@@ -56,7 +60,7 @@ from synth._plateau import plateau_step
 from synth._precision import channel_var_mean, channels_last_input, tensor_cores, uses_bf16
 
 
-COMPILED = ("step", "layers")  # what a GPU compiles: the whole step, or each BatchNorm's work (Distiller)
+COMPILED = ("step", "layers", "kernels")  # what a GPU compiles: the whole step, or each BatchNorm's work (Distiller)
 
 
 def _phase_taps() -> torch.Tensor:
@@ -220,10 +224,11 @@ class Distiller:
         """compiled="step": the whole step compiled on CUDA (unless DFQ_COMPILE=0), or wherever a
         torch.compile `backend` is named (the tests trace the CPU step with the "eager" backend).
         compiled="layers": the step runs eagerly, and each BatchNorm's work is one function that
-        every layer shares, compiled on CUDA (_fused_bn.py)."""
+        every layer shares, compiled on CUDA by Inductor (_fused_bn.py); compiled="kernels": the
+        same with two hand-written Triton kernels instead of Inductor (_bn_kernels.py)."""
         self.device = next(model.parameters()).device
         self.precision, self.eps = precision, eps
-        self.layers = compiled == "layers"
+        self.layers, self.kernels = compiled in ("layers", "kernels"), compiled == "kernels"
         self.teacher = copy.deepcopy(model)
         self.swing = Swing(self.teacher, torch.Generator(), jitter, self.device)
         self.swing.stencil = not self.layers and (
@@ -236,7 +241,7 @@ class Distiller:
     def __enter__(self):
         self.records = self._stack.enter_context(frozen_teacher(self.teacher, record=not self.layers))
         if self.layers:
-            self.distances = self._stack.enter_context(matched_batchnorms(self.teacher, self.eps))
+            self.distances = self._stack.enter_context(matched_batchnorms(self.teacher, self.eps, self.kernels))
         self._stack.enter_context(self.swing.hooked())
         return self
 

@@ -100,7 +100,7 @@ def test_one_graph_serves_every_layer_shape():
 
 
 def test_an_unknown_compiled_value_is_refused():
-    with pytest.raises(KitError, match="compiled must be one of step, layers"):
+    with pytest.raises(KitError, match="compiled must be one of step, layers, kernels"):
         next(genie(_teacher(), num_classes=10, input_shape=(3, 16, 16), num_samples=2, compiled="whole"))
 
 

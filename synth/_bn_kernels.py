@@ -1,0 +1,111 @@
+"""Genie-D's per-BatchNorm work as two hand-written Triton kernels (compiled="kernels"): no Inductor.
+
+Inductor compiles the same work (compiled="layers") into fused kernels too, but costs 56 s on a
+machine's first run and 38 s on every later one (an H100, call 13 of issue 20), nearly all of it
+fixed costs around its code generation and cache, not the kernels. Two Triton kernels compile in
+seconds once per machine (Triton's own cache) and load in milliseconds.
+
+On a channels-last map seen as its (rows = pixels, channels) matrix x, with the eval BatchNorm's
+per-channel scale and shift:
+- forward: y = act(x * scale + shift) and, per tile of rows, the per-channel sums of x and x^2;
+  the tiles' sums are added up in PyTorch (a fixed order: the same result every run);
+- backward: dx = dy * act'(x * scale + shift) * scale + a + b * x, where a and b (per channel)
+  carry the gradient of the statistics' distance: mean = sum/R and the unbiased
+  var = (sum(x^2)/R - mean^2) * R/(R-1), so d mean/dx = 1/R and d var/dx = 2 (x - mean)/(R-1).
+`_fused_bn._normalise_and_match` is the same function in PyTorch ops: the twin the tests compare
+with (under Triton's CPU interpreter), and what runs without a GPU.
+Importing this module needs Triton (it comes with PyTorch's CUDA wheels on Linux).
+"""
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+TILE = 4096  # elements a program handles: BLOCK_R rows of BLOCK_C channels
+
+
+# Sizes are not specialised on (each variant compiles for about a second): one compilation per
+# tile width and dtype serves every layer of every model. No activation is bounds of -inf, inf.
+@triton.jit(do_not_specialize=["rows", "channels"])
+def _forward(x_ptr, scale_ptr, shift_ptr, y_ptr, sums_ptr, squares_ptr, rows, channels, low, high,
+             BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr):
+    tile = tl.program_id(0)
+    row = tile * BLOCK_R + tl.arange(0, BLOCK_R)
+    col = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
+    keep = col < channels
+    mask = (row < rows)[:, None] & keep[None, :]
+    offsets = row.to(tl.int64)[:, None] * channels + col[None, :]
+    x = tl.load(x_ptr + offsets, mask=mask, other=0.0).to(tl.float32)
+    y = x * tl.load(scale_ptr + col, mask=keep, other=0.0)[None, :] + tl.load(shift_ptr + col, mask=keep, other=0.0)[None, :]
+    y = tl.minimum(tl.maximum(y, low), high)
+    tl.store(y_ptr + offsets, y.to(y_ptr.dtype.element_ty), mask=mask)
+    tl.store(sums_ptr + tile * channels + col, tl.sum(x, axis=0), mask=keep)
+    tl.store(squares_ptr + tile * channels + col, tl.sum(x * x, axis=0), mask=keep)
+
+
+@triton.jit(do_not_specialize=["rows", "channels"])
+def _backward(x_ptr, grad_y_ptr, scale_ptr, shift_ptr, a_ptr, b_ptr, grad_x_ptr, rows, channels, low, high,
+              BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr):
+    row = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
+    col = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
+    keep = col < channels
+    mask = (row < rows)[:, None] & keep[None, :]
+    offsets = row.to(tl.int64)[:, None] * channels + col[None, :]
+    x = tl.load(x_ptr + offsets, mask=mask, other=0.0).to(tl.float32)
+    grad_y = tl.load(grad_y_ptr + offsets, mask=mask, other=0.0).to(tl.float32)
+    scale = tl.load(scale_ptr + col, mask=keep, other=0.0)[None, :]
+    before = x * scale + tl.load(shift_ptr + col, mask=keep, other=0.0)[None, :]
+    passes = mask & (before >= low) & (before <= high)  # torch.clamp's gradient: bounds inclusive
+    grad_x = tl.where(passes, grad_y * scale, 0.0)
+    grad_x += tl.load(a_ptr + col, mask=keep, other=0.0)[None, :] + tl.load(b_ptr + col, mask=keep, other=0.0)[None, :] * x
+    tl.store(grad_x_ptr + offsets, grad_x.to(grad_x_ptr.dtype.element_ty), mask=mask)
+
+
+def _blocks(rows: int, channels: int) -> tuple[int, int, tuple[int, int]]:
+    block_c = min(64, triton.next_power_of_2(channels))
+    block_r = TILE // block_c
+    return block_r, block_c, (triton.cdiv(rows, block_r), triton.cdiv(channels, block_c))
+
+
+def _bounds(low, high) -> dict:
+    return {"low": -float("inf") if low is None else float(low), "high": float("inf") if high is None else float(high)}
+
+
+class NormaliseAndMatch(torch.autograd.Function):
+    """(rows, channels) x -> (act(x * scale + shift), distance of x's statistics to the targets)."""
+
+    @staticmethod
+    def forward(ctx, x, scale, shift, target_mean, target_std, eps: float, low, high):
+        rows, channels = x.shape
+        block_r, block_c, grid = _blocks(rows, channels)
+        y = torch.empty_like(x)
+        sums = torch.empty(grid[0], channels, device=x.device, dtype=torch.float32)
+        squares = torch.empty_like(sums)
+        _forward[grid](x, scale, shift, y, sums, squares, rows, channels, **_bounds(low, high),
+                       BLOCK_R=block_r, BLOCK_C=block_c)
+        mean = sums.sum(0) / rows
+        var = (squares.sum(0) / rows - mean.pow(2)).clamp(min=0) * (rows / max(rows - 1, 1))
+        std = torch.sqrt(var + eps)
+        distance = (mean - target_mean).pow(2).mean() + (std - target_std).pow(2).mean()
+        ctx.save_for_backward(x, scale, shift, mean, std, target_mean, target_std)
+        ctx.low, ctx.high = low, high
+        return y, distance
+
+    @staticmethod
+    def backward(ctx, grad_y, grad_distance):
+        x, scale, shift, mean, std, target_mean, target_std = ctx.saved_tensors
+        rows, channels = x.shape
+        if grad_distance is None:
+            grad_distance = torch.zeros((), device=x.device)
+        if grad_y is None:
+            grad_y = torch.zeros_like(x)
+        d_mean = 2 * (mean - target_mean) / channels * grad_distance
+        d_var = (std - target_std) / (channels * std) * grad_distance
+        b = d_var * (2 / max(rows - 1, 1))
+        a = d_mean / rows - b * mean
+        block_r, block_c, grid = _blocks(rows, channels)
+        grad_x = torch.empty_like(x)
+        _backward[grid](x, grad_y.contiguous(), scale, shift, a.contiguous(), b.contiguous(), grad_x, rows, channels,
+                        **_bounds(ctx.low, ctx.high), BLOCK_R=block_r, BLOCK_C=block_c)
+        return grad_x, None, None, None, None, None, None, None
