@@ -6,7 +6,7 @@
 # 1-2. MobileNetV2 brecq 2,000 iterations on Gaussian batches (no generator compile), cuDNN free,
 #      then deterministic; the per-unit ms a step are what to compare (both on the same warm
 #      Inductor cache after a first run compiles the chains: the first run is a warm-up, repeated).
-# 3-4. Genie-D compiled=layers, 512 images, free then deterministic (eager convolutions: input
+# 3-4. Genie-D compiled=kernels, 512 images, free then deterministic (eager convolutions: input
 #      gradients only).
 # About 400 s. Tarred under $OUT every 20 s.
 export PYTHONUNBUFFERED=1 PYTHONPATH=.pydeps TORCHINDUCTOR_CACHE_DIR=/tmp/ind-c15
@@ -27,7 +27,7 @@ speed brecq-warmup 100 deterministic $BRECQ; keep
 speed brecq-free 90 free $BRECQ; keep
 speed brecq-deterministic 90 deterministic $BRECQ; keep
 GENIE="--model mobilenet_v2 --weights-dir .assets/weights --data .assets/val-tiny --scheme w4a8 --generator genie
-  --gen-arg compiled=layers --num-samples 512 --device cuda --no-cache --method rtn"
+  --gen-arg compiled=kernels --num-samples 512 --device cuda --no-cache --method rtn"
 speed genie-free 120 free $GENIE; keep
 speed genie-deterministic $((590 - SECONDS)) deterministic $GENIE
 kill $packer; keep
