@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 21 (written 2026-12-07, seventh session; not yet run): does more synthetic data close the
 # 90% gap? MobileNetV2 w4a8, --target-compression 90 (kl widths), brecq at the default 10,000
-# iterations, Genie-D compiled per layer (compiled=layers, issue 20), twice:
+# iterations, Genie-D compiled as GENIE_COMPILED says (default step, the kit's default; kernels
+# once call 14 of issue 20 has shown it on a GPU), twice:
 #   A. 1,024 images (the default): searches the widths and saves them beside its artifact;
 #   B. 2,048 images, the same widths (--layer-config A's), its own images (seed 0 makes A's
 #      1,024 plus 1,024 more).
@@ -15,7 +16,7 @@ mkdir -p runs/p90data/a1024 runs/p90data/b2048
 pack() { tar cf "$OUT/runs.tar" --exclude='*.png' -C runs p90data; }
 ( while sleep 20; do pack; done ) & packer=$!
 COMMON="--model mobilenet_v2 --weights-dir .assets/weights --data .assets/val-tiny --scheme w4a8 --generator genie
-  --gen-arg compiled=layers --device cuda --no-cache --method brecq"
+  --gen-arg compiled=${GENIE_COMPILED:-step} --device cuda --no-cache --method brecq"
 run() {  # label options...
   label=$1; shift
   timeout $((LIMIT - 5 - SECONDS)) python3 main.py $COMMON "$@" --save-model runs/p90data/$label/model.safetensors \
