@@ -8,7 +8,8 @@ seconds once per machine (Triton's own cache) and load in milliseconds.
 On a channels-last map seen as its (rows = pixels, channels) matrix x, with the eval BatchNorm's
 per-channel scale and shift:
 - forward: y = act(x * scale + shift) and, per tile of rows, the per-channel sums of x and x^2;
-  the tiles' sums are added up in PyTorch (a fixed order: the same result every run);
+  a second kernel adds the tiles' sums up in a fixed order (the same result every run) and
+  finishes the mean, the std and each channel's share of the distance;
 - backward: dx = dy * act'(x * scale + shift) * scale + a + b * x, where a and b (per channel)
   carry the gradient of the statistics' distance: mean = sum/R and the unbiased
   var = (sum(x^2)/R - mean^2) * R/(R-1), so d mean/dx = 1/R and d var/dx = 2 (x - mean)/(R-1).
@@ -23,6 +24,7 @@ import triton
 import triton.language as tl
 
 TILE = 4096  # elements a program handles: BLOCK_R rows of BLOCK_C channels
+FINISH_T, FINISH_C = 64, 32  # the finish kernel's tile: tiles of rows (looped over) by channels
 
 
 # Sizes are not specialised on (each variant compiles for about a second): one compilation per
@@ -44,9 +46,36 @@ def _forward(x_ptr, scale_ptr, shift_ptr, y_ptr, sums_ptr, squares_ptr, rows, ch
     tl.store(squares_ptr + tile * channels + col, tl.sum(x * x, axis=0), mask=keep)
 
 
+@triton.jit(do_not_specialize=["tiles", "channels"])
+def _finish(sums_ptr, squares_ptr, target_mean_ptr, target_std_ptr, mean_ptr, std_ptr, terms_ptr, tiles, channels,
+            inv_rows, unbias, eps, inv_channels, BLOCK_T: tl.constexpr, BLOCK_C: tl.constexpr):
+    # Per channel: the tiles' sums added up in a fixed order, the mean and the unbiased std
+    # (one pass: (sum(x^2)/R - mean^2) * R/(R-1)), and the channel's share of the distance.
+    col = tl.program_id(0) * BLOCK_C + tl.arange(0, BLOCK_C)
+    keep = col < channels
+    total = tl.zeros((BLOCK_T, BLOCK_C), dtype=tl.float32)
+    total_sq = tl.zeros((BLOCK_T, BLOCK_C), dtype=tl.float32)
+    for start in range(0, tiles, BLOCK_T):
+        tile = start + tl.arange(0, BLOCK_T)
+        mask = (tile < tiles)[:, None] & keep[None, :]
+        offsets = tile.to(tl.int64)[:, None] * channels + col[None, :]
+        total += tl.load(sums_ptr + offsets, mask=mask, other=0.0)
+        total_sq += tl.load(squares_ptr + offsets, mask=mask, other=0.0)
+    mean = tl.sum(total, axis=0) * inv_rows
+    var = tl.maximum(tl.sum(total_sq, axis=0) * inv_rows - mean * mean, 0.0) * unbias
+    std = tl.sqrt(var + eps)
+    target_mean = tl.load(target_mean_ptr + col, mask=keep, other=0.0)
+    target_std = tl.load(target_std_ptr + col, mask=keep, other=0.0)
+    terms = ((mean - target_mean) * (mean - target_mean) + (std - target_std) * (std - target_std)) * inv_channels
+    tl.store(mean_ptr + col, mean, mask=keep)
+    tl.store(std_ptr + col, std, mask=keep)
+    tl.store(terms_ptr + col, terms, mask=keep)
+
+
 @triton.jit(do_not_specialize=["rows", "channels"])
-def _backward(x_ptr, grad_y_ptr, scale_ptr, shift_ptr, a_ptr, b_ptr, grad_x_ptr, rows, channels, low, high,
-              BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr):
+def _backward(x_ptr, grad_y_ptr, scale_ptr, shift_ptr, mean_ptr, std_ptr, target_mean_ptr, target_std_ptr,
+              grad_distance_ptr, grad_x_ptr, rows, channels, low, high, inv_rows, two_over_rows_less_one,
+              inv_channels, BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr):
     row = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
     col = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
     keep = col < channels
@@ -58,7 +87,15 @@ def _backward(x_ptr, grad_y_ptr, scale_ptr, shift_ptr, a_ptr, b_ptr, grad_x_ptr,
     before = x * scale + tl.load(shift_ptr + col, mask=keep, other=0.0)[None, :]
     passes = mask & (before >= low) & (before <= high)  # torch.clamp's gradient: bounds inclusive
     grad_x = tl.where(passes, grad_y * scale, 0.0)
-    grad_x += tl.load(a_ptr + col, mask=keep, other=0.0)[None, :] + tl.load(b_ptr + col, mask=keep, other=0.0)[None, :] * x
+    # The distance's gradient: a + b * x per channel (module docstring).
+    grad_distance = tl.load(grad_distance_ptr)
+    mean = tl.load(mean_ptr + col, mask=keep, other=0.0)
+    std = tl.load(std_ptr + col, mask=keep, other=1.0)
+    d_mean = 2.0 * (mean - tl.load(target_mean_ptr + col, mask=keep, other=0.0)) * inv_channels * grad_distance
+    d_var = (std - tl.load(target_std_ptr + col, mask=keep, other=0.0)) / std * inv_channels * grad_distance
+    b = d_var * two_over_rows_less_one
+    a = d_mean * inv_rows - b * mean
+    grad_x += a[None, :] + b[None, :] * x
     tl.store(grad_x_ptr + offsets, grad_x.to(grad_x_ptr.dtype.element_ty), mask=mask)
 
 
@@ -73,7 +110,9 @@ def _bounds(low, high) -> dict:
 
 
 class NormaliseAndMatch(torch.autograd.Function):
-    """(rows, channels) x -> (act(x * scale + shift), distance of x's statistics to the targets)."""
+    """(rows, channels) x -> (act(x * scale + shift), distance of x's statistics to the targets).
+    Three kernels forward (the map, the per-channel finish, the distance's sum), one backward:
+    a handful of launches per layer rather than dozens of small PyTorch ops."""
 
     @staticmethod
     def forward(ctx, x, scale, shift, target_mean, target_std, eps: float, low, high):
@@ -84,13 +123,13 @@ class NormaliseAndMatch(torch.autograd.Function):
         squares = torch.empty_like(sums)
         _forward[grid](x, scale, shift, y, sums, squares, rows, channels, **_bounds(low, high),
                        BLOCK_R=block_r, BLOCK_C=block_c)
-        mean = sums.sum(0) / rows
-        var = (squares.sum(0) / rows - mean.pow(2)).clamp(min=0) * (rows / max(rows - 1, 1))
-        std = torch.sqrt(var + eps)
-        distance = (mean - target_mean).pow(2).mean() + (std - target_std).pow(2).mean()
+        mean, std, terms = (torch.empty(channels, device=x.device, dtype=torch.float32) for _ in range(3))
+        _finish[(triton.cdiv(channels, FINISH_C),)](sums, squares, target_mean, target_std, mean, std, terms, grid[0],
+                                                    channels, 1.0 / rows, rows / max(rows - 1, 1), float(eps),
+                                                    1.0 / channels, BLOCK_T=FINISH_T, BLOCK_C=FINISH_C)
         ctx.save_for_backward(x, scale, shift, mean, std, target_mean, target_std)
         ctx.low, ctx.high = low, high
-        return y, distance
+        return y, terms.sum()
 
     @staticmethod
     def backward(ctx, grad_y, grad_distance):
@@ -98,14 +137,11 @@ class NormaliseAndMatch(torch.autograd.Function):
         rows, channels = x.shape
         if grad_distance is None:
             grad_distance = torch.zeros((), device=x.device)
-        if grad_y is None:
-            grad_y = torch.zeros_like(x)
-        d_mean = 2 * (mean - target_mean) / channels * grad_distance
-        d_var = (std - target_std) / (channels * std) * grad_distance
-        b = d_var * (2 / max(rows - 1, 1))
-        a = d_mean / rows - b * mean
+        grad_y = torch.zeros_like(x) if grad_y is None else grad_y.contiguous()
         block_r, block_c, grid = _blocks(rows, channels)
         grad_x = torch.empty_like(x)
-        _backward[grid](x, grad_y.contiguous(), scale, shift, a.contiguous(), b.contiguous(), grad_x, rows, channels,
-                        **_bounds(ctx.low, ctx.high), BLOCK_R=block_r, BLOCK_C=block_c)
+        _backward[grid](x, grad_y, scale, shift, mean, std, target_mean, target_std,
+                        grad_distance.float().contiguous(), grad_x, rows, channels, **_bounds(ctx.low, ctx.high),
+                        inv_rows=1.0 / rows, two_over_rows_less_one=2.0 / max(rows - 1, 1), inv_channels=1.0 / channels,
+                        BLOCK_R=block_r, BLOCK_C=block_c)
         return grad_x, None, None, None, None, None, None, None

@@ -14,11 +14,12 @@ def worst_differences(device="cpu") -> dict:
     gradient's own size, and whether a second run of the kernels gave the same bits."""
     g = torch.Generator().manual_seed(0)
     results = {}
-    # One tile and several of rows; channels under, at and over a 64-wide tile; no activation,
-    # ReLU, ReLU6; float32 and bf16.
+    # One tile and several of rows, more tiles than the finish kernel takes at once; channels
+    # under, at and over a 64-wide tile; no activation, ReLU, ReLU6; float32 and bf16.
     for rows, channels, dtype, low, high in [(50, 24, torch.float32, 0.0, 6.0), (300, 96, torch.float32, None, None),
                                               (130, 70, torch.bfloat16, 0.0, None), (64, 3, torch.float32, 0.0, 6.0),
-                                              (257, 64, torch.bfloat16, 0.0, 6.0)]:
+                                              (257, 64, torch.bfloat16, 0.0, 6.0),
+                                              (64 * 70 + 5, 64, torch.float32, None, None)]:  # 71 tiles: the finish loops
         base = (torch.randn(rows, channels, generator=g) * 2 + 0.5).to(dtype).to(device)
         vectors = [(torch.rand(channels, generator=g) + 0.5).to(device), torch.randn(channels, generator=g).to(device),
                    torch.randn(channels, generator=g).to(device), (torch.rand(channels, generator=g) + 0.5).to(device)]

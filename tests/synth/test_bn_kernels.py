@@ -25,7 +25,7 @@ def test_kernels_match_their_twin_under_the_interpreter():
                             text=True, env={**os.environ, "TRITON_INTERPRET": "1"}, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     cases = json.loads(result.stdout.splitlines()[-1])
-    assert len(cases) == 5
+    assert len(cases) == 6
     for name, case in cases.items():
         assert case["repeat_equal"], name
         # bf16 outputs: one bf16 step at these sizes (the kernel fuses x * scale + shift)
