@@ -24,6 +24,7 @@ import triton
 import triton.language as tl
 
 TILE = 4096  # elements a program handles: BLOCK_R rows of BLOCK_C channels
+FORWARD_STEPS = 8  # tiles a forward program walks
 FINISH_T, FINISH_C = 64, 32  # the finish kernel's tile: tiles of rows (looped over) by channels
 
 
@@ -31,19 +32,27 @@ FINISH_T, FINISH_C = 64, 32  # the finish kernel's tile: tiles of rows (looped o
 # tile width and dtype serves every layer of every model. No activation is bounds of -inf, inf.
 @triton.jit(do_not_specialize=["rows", "channels"])
 def _forward(x_ptr, scale_ptr, shift_ptr, y_ptr, sums_ptr, squares_ptr, rows, channels, low, high,
-             BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr):
+             BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr, STEPS: tl.constexpr):
+    # A program walks STEPS tiles of BLOCK_R rows, so that the large early maps leave the finish
+    # kernel a few thousand partial sums per channel rather than tens of thousands.
     tile = tl.program_id(0)
-    row = tile * BLOCK_R + tl.arange(0, BLOCK_R)
     col = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
     keep = col < channels
-    mask = (row < rows)[:, None] & keep[None, :]
-    offsets = row.to(tl.int64)[:, None] * channels + col[None, :]
-    x = tl.load(x_ptr + offsets, mask=mask, other=0.0).to(tl.float32)
-    y = x * tl.load(scale_ptr + col, mask=keep, other=0.0)[None, :] + tl.load(shift_ptr + col, mask=keep, other=0.0)[None, :]
-    y = tl.minimum(tl.maximum(y, low), high)
-    tl.store(y_ptr + offsets, y.to(y_ptr.dtype.element_ty), mask=mask)
-    tl.store(sums_ptr + tile * channels + col, tl.sum(x, axis=0), mask=keep)
-    tl.store(squares_ptr + tile * channels + col, tl.sum(x * x, axis=0), mask=keep)
+    scale = tl.load(scale_ptr + col, mask=keep, other=0.0)[None, :]
+    shift = tl.load(shift_ptr + col, mask=keep, other=0.0)[None, :]
+    total = tl.zeros((BLOCK_C,), dtype=tl.float32)
+    total_sq = tl.zeros((BLOCK_C,), dtype=tl.float32)
+    for step in range(STEPS):
+        row = (tile * STEPS + step) * BLOCK_R + tl.arange(0, BLOCK_R)
+        mask = (row < rows)[:, None] & keep[None, :]
+        offsets = row.to(tl.int64)[:, None] * channels + col[None, :]
+        x = tl.load(x_ptr + offsets, mask=mask, other=0.0).to(tl.float32)
+        y = tl.minimum(tl.maximum(x * scale + shift, low), high)
+        tl.store(y_ptr + offsets, y.to(y_ptr.dtype.element_ty), mask=mask)
+        total += tl.sum(x, axis=0)
+        total_sq += tl.sum(x * x, axis=0)
+    tl.store(sums_ptr + tile * channels + col, total, mask=keep)
+    tl.store(squares_ptr + tile * channels + col, total_sq, mask=keep)
 
 
 @triton.jit(do_not_specialize=["tiles", "channels"])
@@ -99,10 +108,10 @@ def _backward(x_ptr, grad_y_ptr, scale_ptr, shift_ptr, mean_ptr, std_ptr, target
     tl.store(grad_x_ptr + offsets, grad_x.to(grad_x_ptr.dtype.element_ty), mask=mask)
 
 
-def _blocks(rows: int, channels: int) -> tuple[int, int, tuple[int, int]]:
+def _blocks(rows: int, channels: int, steps: int = 1) -> tuple[int, int, tuple[int, int]]:
     block_c = min(64, triton.next_power_of_2(channels))
     block_r = TILE // block_c
-    return block_r, block_c, (triton.cdiv(rows, block_r), triton.cdiv(channels, block_c))
+    return block_r, block_c, (triton.cdiv(rows, block_r * steps), triton.cdiv(channels, block_c))
 
 
 def _bounds(low, high) -> dict:
@@ -117,12 +126,12 @@ class NormaliseAndMatch(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, scale, shift, target_mean, target_std, eps: float, low, high):
         rows, channels = x.shape
-        block_r, block_c, grid = _blocks(rows, channels)
+        block_r, block_c, grid = _blocks(rows, channels, FORWARD_STEPS)
         y = torch.empty_like(x)
         sums = torch.empty(grid[0], channels, device=x.device, dtype=torch.float32)
         squares = torch.empty_like(sums)
         _forward[grid](x, scale, shift, y, sums, squares, rows, channels, **_bounds(low, high),
-                       BLOCK_R=block_r, BLOCK_C=block_c)
+                       BLOCK_R=block_r, BLOCK_C=block_c, STEPS=FORWARD_STEPS)
         mean, std, terms = (torch.empty(channels, device=x.device, dtype=torch.float32) for _ in range(3))
         _finish[(triton.cdiv(channels, FINISH_C),)](sums, squares, target_mean, target_std, mean, std, terms, grid[0],
                                                     channels, 1.0 / rows, rows / max(rows - 1, 1), float(eps),

@@ -19,7 +19,7 @@ def worst_differences(device="cpu") -> dict:
     for rows, channels, dtype, low, high in [(50, 24, torch.float32, 0.0, 6.0), (300, 96, torch.float32, None, None),
                                               (130, 70, torch.bfloat16, 0.0, None), (64, 3, torch.float32, 0.0, 6.0),
                                               (257, 64, torch.bfloat16, 0.0, 6.0),
-                                              (64 * 70 + 5, 64, torch.float32, None, None)]:  # 71 tiles: the finish loops
+                                              (64 * 8 * 70 + 5, 64, torch.float32, None, None)]:  # 71 partial sums: the finish loops
         base = (torch.randn(rows, channels, generator=g) * 2 + 0.5).to(dtype).to(device)
         vectors = [(torch.rand(channels, generator=g) + 0.5).to(device), torch.randn(channels, generator=g).to(device),
                    torch.randn(channels, generator=g).to(device), (torch.rand(channels, generator=g) + 0.5).to(device)]
