@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from challenge.compiling import compile_enabled, on_gpu_compiled
+from challenge.errors import KitError
 from synth._bn_stats import batchnorm_layers
 from synth._precision import channel_var_mean
 
@@ -49,6 +50,15 @@ def _normalise_and_match(x, scale, shift, target_mean, target_std, dims: tuple[i
 _normalise_and_match_compiled = on_gpu_compiled(_normalise_and_match)
 
 
+def _triton_function():
+    try:
+        from synth._bn_kernels import NormaliseAndMatch
+    except ImportError as error:
+        raise KitError(f"genie's compiled=kernels needs Triton ({error}); it comes with PyTorch's CUDA wheels "
+                       f"on Linux; use compiled=step or compiled=layers instead") from None
+    return NormaliseAndMatch
+
+
 def normalise_and_match(x: torch.Tensor, scale, shift, target_mean, target_std, eps: float,
                         low: float | None = None, high: float | None = None, kernels: bool = False):
     """`_normalise_and_match` for a (N, C, H, W) map x and per-channel (C,) float32 vectors. A
@@ -59,9 +69,7 @@ def normalise_and_match(x: torch.Tensor, scale, shift, target_mean, target_std, 
         n, c, h, w = x.shape
         matrix = x.permute(0, 2, 3, 1).reshape(n * h * w, c)
         if kernels and x.is_cuda and compile_enabled():
-            from synth._bn_kernels import NormaliseAndMatch
-
-            rows, distance = NormaliseAndMatch.apply(matrix, scale, shift, target_mean, target_std, eps, low, high)
+            rows, distance = _triton_function().apply(matrix, scale, shift, target_mean, target_std, eps, low, high)
         else:
             function = _normalise_and_match if kernels else _normalise_and_match_compiled
             rows, distance = function(matrix, scale, shift, target_mean, target_std, (0,), eps, low, high)
