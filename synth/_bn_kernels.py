@@ -1,9 +1,9 @@
-"""Genie-D's per-BatchNorm work as two hand-written Triton kernels (compiled="kernels"): no Inductor.
+"""Genie-D's per-BatchNorm work as three hand-written Triton kernels (compiled="kernels"): no Inductor.
 
 Inductor compiles the same work (compiled="layers") into fused kernels too, but costs 56 s on a
 machine's first run and 38 s on every later one (an H100, call 13 of issue 20), nearly all of it
-fixed costs around its code generation and cache, not the kernels. Two Triton kernels compile in
-seconds once per machine (Triton's own cache) and load in milliseconds.
+fixed costs around its code generation and cache, not the kernels. Three Triton kernels compile
+in seconds once per machine (Triton's own cache) and load in milliseconds.
 
 On a channels-last map seen as its (rows = pixels, channels) matrix x, with the eval BatchNorm's
 per-channel scale and shift:
@@ -18,6 +18,8 @@ with (under Triton's CPU interpreter), and what runs without a GPU.
 Importing this module needs Triton (it comes with PyTorch's CUDA wheels on Linux).
 """
 from __future__ import annotations
+
+import contextlib
 
 import torch
 import triton
@@ -118,6 +120,11 @@ def _bounds(low, high) -> dict:
     return {"low": -float("inf") if low is None else float(low), "high": float("inf") if high is None else float(high)}
 
 
+def _on(x: torch.Tensor):
+    """Launch on x's GPU (Triton launches on the current device); nothing to do under the interpreter."""
+    return torch.cuda.device(x.device) if x.is_cuda else contextlib.nullcontext()
+
+
 class NormaliseAndMatch(torch.autograd.Function):
     """(rows, channels) x -> (act(x * scale + shift), distance of x's statistics to the targets).
     Three kernels forward (the map, the per-channel finish, the distance's sum), one backward:
@@ -125,6 +132,13 @@ class NormaliseAndMatch(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, scale, shift, target_mean, target_std, eps: float, low, high):
+        with _on(x):
+            return NormaliseAndMatch._forward(ctx, x, scale, shift, target_mean, target_std, eps, low, high)
+
+    @staticmethod
+    def _forward(ctx, x, scale, shift, target_mean, target_std, eps, low, high):
+        if x.dim() != 2 or x.stride() != (x.shape[1], 1):
+            raise ValueError(f"the kernels take a (rows, channels) matrix with contiguous rows, got strides {x.stride()}")
         rows, channels = x.shape
         block_r, block_c, grid = _blocks(rows, channels, FORWARD_STEPS)
         y = torch.empty_like(x)
@@ -142,6 +156,11 @@ class NormaliseAndMatch(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_y, grad_distance):
+        with _on(ctx.saved_tensors[0]):
+            return NormaliseAndMatch._backward(ctx, grad_y, grad_distance)
+
+    @staticmethod
+    def _backward(ctx, grad_y, grad_distance):
         x, scale, shift, mean, std, target_mean, target_std = ctx.saved_tensors
         rows, channels = x.shape
         if grad_distance is None:

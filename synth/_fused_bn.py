@@ -63,8 +63,9 @@ def normalise_and_match(x: torch.Tensor, scale, shift, target_mean, target_std, 
                         low: float | None = None, high: float | None = None, kernels: bool = False):
     """`_normalise_and_match` for a (N, C, H, W) map x and per-channel (C,) float32 vectors. A
     channels-last map is handed over as its (N*H*W, C) matrix, without a copy; any other as it is.
-    Compiled by Inductor on a GPU; with `kernels`, a channels-last map on a GPU goes to the two
-    hand-written Triton kernels instead (_bn_kernels.py) and any other map to the eager twin."""
+    Compiled by Inductor on a GPU; with `kernels`, a channels-last map on a GPU goes to the three
+    hand-written Triton kernels instead (_bn_kernels.py) and any other map (float32 NCHW: precision="fp32")
+    to the eager twin."""
     if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
         n, c, h, w = x.shape
         matrix = x.permute(0, 2, 3, 1).reshape(n * h * w, c)
@@ -81,10 +82,11 @@ def normalise_and_match(x: torch.Tensor, scale, shift, target_mean, target_std, 
 
 
 def _following_activations(model: nn.Module) -> dict[nn.Module, nn.Module]:
-    """BatchNorm -> the ReLU or ReLU6 right after it in the same nn.Sequential."""
+    """BatchNorm -> the ReLU or ReLU6 right after it in a plain nn.Sequential (whose forward runs
+    its children in order; a subclass may not)."""
     following = {}
     for parent in model.modules():
-        if isinstance(parent, nn.Sequential):
+        if isinstance(parent, nn.Sequential) and type(parent).forward is nn.Sequential.forward:
             children = list(parent)
             for first, second in zip(children, children[1:]):
                 if isinstance(first, nn.modules.batchnorm._BatchNorm) and type(second) in FUSED_ACTIVATIONS:
@@ -92,41 +94,60 @@ def _following_activations(model: nn.Module) -> dict[nn.Module, nn.Module]:
     return following
 
 
-def _passthrough(x):
-    return x
-
-
 @contextlib.contextmanager
 def matched_batchnorms(model: nn.Module, eps: float, kernels: bool = False):
     """While open, every BatchNorm of `model` (in eval mode, frozen) computes `normalise_and_match`
     (with the Triton kernels if `kernels`) and appends its distance to the yielded list, in call
-    order; the activations fused into them pass their input through. The target std is
-    sqrt(running var + eps), as Genie's. Everything is put back on exit."""
+    order. An activation folded into the BatchNorm before it passes that BatchNorm's output
+    through, and only that: called on anything else (a module used twice), it computes as
+    before. The target std is sqrt(running var + eps), as Genie's. Everything is put back on
+    exit, also after an error while setting up."""
     distances: list[torch.Tensor] = []
-    following = _following_activations(model)
-    changed = []
+    saved: dict[nn.Module, object] = {}  # module -> its own instance `forward`, or None
+    folded_output: dict[nn.Module, torch.Tensor] = {}  # activation -> the output that already has it
 
-    for bn in batchnorm_layers(model):
+    def patch(module, forward):
+        if module not in saved:
+            saved[module] = vars(module).get("forward")
+        module.forward = forward
+
+    def batchnorm_forward(bn, activation):
         with torch.no_grad():
             inverse_std = torch.rsqrt(bn.running_var.float() + bn.eps)
             scale = bn.weight.float() * inverse_std if bn.weight is not None else inverse_std
             shift = (bn.bias.float() if bn.bias is not None else 0) - bn.running_mean.float() * scale
             target_mean = bn.running_mean.float().clone()
             target_std = torch.sqrt(bn.running_var.float() + eps)
-        low, high = FUSED_ACTIVATIONS[type(following[bn])] if bn in following else (None, None)
+        low, high = FUSED_ACTIVATIONS[type(activation)] if activation is not None else (None, None)
 
-        def forward(x, scale=scale, shift=shift, target_mean=target_mean, target_std=target_std, low=low, high=high):
+        def forward(x):
             y, distance = normalise_and_match(x, scale, shift, target_mean, target_std, eps, low, high, kernels)
             distances.append(distance)
+            if activation is not None:
+                folded_output[activation] = y
             return y
+        return forward
 
-        bn.forward = forward
-        changed.append(bn)
-        if bn in following:
-            following[bn].forward = _passthrough
-            changed.append(following[bn])
+    def activation_forward(activation, original):
+        def forward(x):
+            if folded_output.get(activation) is x:
+                del folded_output[activation]
+                return x
+            return original(x)
+        return forward
+
     try:
+        following = _following_activations(model)
+        for bn in batchnorm_layers(model):
+            activation = following.get(bn)
+            patch(bn, batchnorm_forward(bn, activation))
+            if activation is not None and activation not in saved:
+                patch(activation, activation_forward(activation, activation.forward))
         yield distances
     finally:
-        for module in changed:
-            del module.forward
+        for module, own in saved.items():
+            if own is None:
+                del module.forward
+            else:
+                module.forward = own
+        folded_output.clear()

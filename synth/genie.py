@@ -26,7 +26,7 @@ Departures, ours:
   a warm one (benchmarks/results/h200-speed.md). `compiled` picks what a GPU compiles: "step"
   (the whole step, as above), "layers" (each BatchNorm's work as one function that every layer
   shares, compiled by Inductor with dynamic shapes; the rest eager: _fused_bn.py) or "kernels"
-  (that work in two hand-written Triton kernels, no Inductor: _bn_kernels.py). The last two are
+  (that work in three hand-written Triton kernels, no Inductor: _bn_kernels.py). The last two are
   being measured on a GPU.
 - The generator's two "upsample x2, then 3x3 convolution" pairs are computed as sub-pixel
   convolutions (upsampled_conv): the same function of the same weights, without the upsampled
@@ -225,7 +225,7 @@ class Distiller:
         torch.compile `backend` is named (the tests trace the CPU step with the "eager" backend).
         compiled="layers": the step runs eagerly, and each BatchNorm's work is one function that
         every layer shares, compiled on CUDA by Inductor (_fused_bn.py); compiled="kernels": the
-        same with two hand-written Triton kernels instead of Inductor (_bn_kernels.py)."""
+        same with three hand-written Triton kernels instead of Inductor (_bn_kernels.py)."""
         self.device = next(model.parameters()).device
         self.precision, self.eps = precision, eps
         self.layers, self.kernels = compiled in ("layers", "kernels"), compiled == "kernels"

@@ -55,10 +55,39 @@ def test_a_batchnorm_computes_itself_its_activation_and_its_distance():
         matched = model(x)
         assert len(distances) == 3
         assert torch.allclose(distances[0], distance, atol=1e-6)
-        assert torch.allclose(model[2](-x), -x)  # the ReLU6 after it passes through: applied by the BatchNorm
+        assert torch.equal(model[2](-x), torch.nn.functional.relu6(-x))  # on anything else it still computes
     assert torch.allclose(matched, expected, atol=1e-5)
     assert "forward" not in vars(model[1]) and "forward" not in vars(model[2])  # put back
     assert torch.equal(model(x), expected)
+
+
+class _SharedReLU(nn.Module):
+    """One ReLU after BatchNorms in two Sequentials, and called again outside them."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(2)
+        self.relu = nn.ReLU()
+        self.first = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), self.relu)
+        self.second = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.BatchNorm2d(4), self.relu)
+        self.head = nn.Conv2d(4, 4, 1)
+
+    def forward(self, x):
+        return self.relu(self.head(self.second(self.first(x))) - 0.5)
+
+
+def test_a_shared_activation_still_computes_where_it_is_not_folded():
+    model = _SharedReLU().eval()
+    for bn in (model.first[1], model.second[1]):
+        bn.running_mean.uniform_(-0.5, 0.5)
+        bn.running_var.uniform_(0.5, 2.0)
+    x = torch.randn(2, 3, 8, 8)
+    expected = model(x)
+    with _fused_bn.matched_batchnorms(model, 1e-6) as distances:
+        matched = model(x)
+        assert len(distances) == 2
+    assert torch.allclose(matched, expected, atol=1e-5) and (matched == 0).any()  # the last ReLU clipped
+    assert "forward" not in vars(model.relu) and torch.equal(model(x), expected)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])

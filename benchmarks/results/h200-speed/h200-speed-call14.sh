@@ -5,6 +5,8 @@
 # Call 13 ran "layers" out of GPU memory (record hooks kept every step's feature maps; mended),
 # but measured its compiling on an H100: 56 s cold, 38 s warm (PyCodeCache.load_by_key_path 35.8 s
 # for about 64 kernels: fixed costs, not per kernel), against 121-139 s and 42 s for the whole step.
+# 0. The kernels against their PyTorch twin on the GPU, compiled (the tests run them under Triton's
+#    CPU interpreter only), with MobileNetV2's largest maps at batch 256 (tests/synth/bn_kernel_cases.py).
 # 1. MobileNetV2 Genie-D alone (1,024 images, --method rtn), "kernels", fresh Triton cache (cold).
 # 2. The same, warm.  3. "layers", 512 images, fresh Inductor cache: its steps against the kernels'.
 # 4. If at least 300 s are left: MobileNetV2's whole `w4a8 genie brecq` command with "kernels",
@@ -28,6 +30,9 @@ speed() {  # label seconds via main.py options...
 }
 MNV2="--model mobilenet_v2 --weights-dir .assets/weights --data .assets/val-tiny --scheme w4a8 --generator genie
   --device cuda --no-cache"
+timeout 120 python3 -m tests.synth.bn_kernel_cases cuda > $OUT/kernel-cases.json 2> $OUT/kernel-cases.log
+echo "kernel cases rc $? at $SECONDS s"; cut -c1-1500 $OUT/kernel-cases.json; tail -3 $OUT/kernel-cases.log
+rm -rf /tmp/triton-c14  # the timing below starts cold
 speed kernels-cold 150 "$REPORT" $MNV2 --gen-arg compiled=kernels --method rtn; keep
 speed kernels-warm 120 "$REPORT" $MNV2 --gen-arg compiled=kernels --method rtn; keep
 speed layers-cold 130 "$REPORT" $MNV2 --gen-arg compiled=layers --method rtn --num-samples 512; keep
