@@ -13,10 +13,11 @@ batch size (benchmarks/results/h200-speed.md).
     y = act(x * scale + shift)   and   |mean(x) - target mean|^2 + |std(x) - target std|^2,
 
 scale and shift being the eval BatchNorm's own, act the ReLU or ReLU6 that follows it in an
-nn.Sequential (that module then passes its input through), the statistics over the batch (N, H,
-W). The function sees a channels-last map as the (pixels, channels) matrix it is in memory, and
+nn.Sequential (that module then passes the BatchNorm's output through), the statistics over the
+batch (N, H, W). The function sees a channels-last map as the (pixels, channels) matrix it is in memory, and
 is compiled with dynamic shapes, so every layer of every model shares a few graphs (an activation
-or none, two layouts) that compile in seconds. The convolutions stay cuDNN's, run eagerly.
+or none, two layouts) that compile in seconds (or, compiled="kernels", three hand-written Triton
+kernels: _bn_kernels.py). The convolutions stay cuDNN's, run eagerly.
 On the CPU it runs as it is: the same Python, the CPU twin.
 """
 from __future__ import annotations
