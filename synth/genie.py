@@ -22,8 +22,9 @@ Departures, ours:
   statistics and losses): on one H100 a MobileNetV2 step at batch 256 takes 0.050-0.066 s,
   against 0.094 s compiled in float32 and 0.181 s eager in bf16, after compiling once per
   model and batch size (139 s on a cold Inductor cache; 42 s on a warm one, nearly all of it
-  loading the compiled step, a fixed cost rather than one per kernel). 1,024 images took 186 s on a cold cache and 87 s on
-  a warm one (benchmarks/results/h200-speed.md). `compiled` picks what a GPU compiles: "step"
+  loading the compiled step, a fixed cost rather than one per kernel). 1,024 images took 186 s
+  on a cold cache and 87 s on a warm one (benchmarks/results/h200-speed.md). `compiled` picks
+  what a GPU compiles: "step"
   (the whole step, as above), "layers" (each BatchNorm's work as one function that every layer
   shares, compiled by Inductor with dynamic shapes; the rest eager: _fused_bn.py) or "kernels"
   (that work in three hand-written Triton kernels, no Inductor: _bn_kernels.py). The last two are
