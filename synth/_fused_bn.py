@@ -36,12 +36,18 @@ from synth._precision import channel_var_mean
 FUSED_ACTIVATIONS = {nn.ReLU: (0.0, None), nn.ReLU6: (0.0, 6.0)}
 
 
+def statistics_distance(var, mean, target_mean, target_std, eps: float) -> torch.Tensor:
+    """Genie's per-layer term: the squared differences of the means and of the stds
+    (sqrt(var + eps)), each averaged over channels."""
+    return (mean - target_mean).pow(2).mean() + (torch.sqrt(var + eps) - target_std).pow(2).mean()
+
+
 def _normalise_and_match(x, scale, shift, target_mean, target_std, dims: tuple[int, ...], eps: float,
                          low: float | None, high: float | None):
     """act(x * scale + shift) in x's dtype, and the distance of x's statistics over `dims` (float32)
-    to the targets: the squared differences of the means and of the stds, each averaged over channels."""
+    to the targets (statistics_distance)."""
     var, mean = channel_var_mean(x, dims)
-    distance = (mean - target_mean).pow(2).mean() + (torch.sqrt(var + eps) - target_std).pow(2).mean()
+    distance = statistics_distance(var, mean, target_mean, target_std, eps)
     y = x.float() * scale + shift
     if low is not None or high is not None:
         y = torch.clamp(y, low, high)

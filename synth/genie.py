@@ -56,7 +56,7 @@ from challenge.graphed_steps import StepTimes, synchronised_clock
 from challenge.process import log
 from synth import register_generator
 from synth._bn_stats import batchnorm_layers, frozen_teacher
-from synth._fused_bn import matched_batchnorms
+from synth._fused_bn import matched_batchnorms, statistics_distance
 from synth._plateau import plateau_step
 from synth._precision import channel_var_mean, channels_last_input, tensor_cores, uses_bf16
 
@@ -181,7 +181,7 @@ def _statistics_loss(images, records, targets, eps: float) -> torch.Tensor:
     for bn, x in records:
         target_mean, target_std = targets[bn]
         var, mean = channel_var_mean(x, (0, 2, 3))  # over the batch (N, H, W)
-        loss = loss + (mean - target_mean).pow(2).mean() + (torch.sqrt(var + eps) - target_std).pow(2).mean()
+        loss = loss + statistics_distance(var, mean, target_mean, target_std, eps)
     return loss
 
 
