@@ -32,7 +32,7 @@ UNIT = re.compile(r"^\S+ (\d+)/(\d+) (\S+): ([0-9.]+) s(?: \(inputs cached (?P<c
                   r"steps (?P<first_s>[0-9.]+) s, (?P<steps>[0-9,]+) steps at (?P<ms>[0-9.]+) ms\))?$")
 GENERATED = re.compile(r"generated (\d+) calibration images in ([0-9.]+) s")
 GENERATOR_BATCH = re.compile(r"^(?P<generator>\S+) batch (\d+)/(\d+): (?P<images>\d+) images, (?P<steps>\d+) steps in "
-                             r"(?P<seconds>[0-9.]+) s \(first step (?P<first_s>[0-9.]+) s(?:, then (?P<ms>[0-9.]+) ms a step)?\)$")
+                             r"(?P<seconds>[0-9.]+) s \(first (?:step|\d+ steps) (?P<first_s>[0-9.]+) s(?:, then (?P<ms>[0-9.]+) ms a step)?\)$")
 
 
 def sample_gpu(stop: threading.Event, samples: list) -> None:

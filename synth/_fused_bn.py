@@ -1,12 +1,12 @@
-"""Genie-D's per-layer work as one small function that every layer shares, compiled once on a GPU.
+"""Genie-D's per-layer work done by each BatchNorm itself, in three hand-written Triton kernels on a GPU.
 
 At each step every BatchNorm of the frozen model normalises its input, the input's batch
 statistics are compared with the BatchNorm's running ones, and most often a ReLU follows.
 Eagerly that is several memory-bound kernels per layer, forward and backward (a MobileNetV2
 step at batch 256 takes 181 ms on an H100 in bf16). Compiling the whole step fuses them (50 ms),
 but its kernels are specialised to every layer's shape: 726 distinct kernels for MobileNetV2,
-139 s to compile on a machine's first run and 42 s to load on every later one, per model and
-batch size (benchmarks/results/h200-speed.md).
+121-139 s to compile on a machine's first run and 33-42 s to load on every later one, per model
+and batch size (benchmarks/results/h200-speed.md).
 
 `matched_batchnorms` makes every BatchNorm of a model (Genie-D's private copy) compute instead
 
@@ -14,11 +14,12 @@ batch size (benchmarks/results/h200-speed.md).
 
 scale and shift being the eval BatchNorm's own, act the ReLU or ReLU6 that follows it in an
 nn.Sequential (that module then passes the BatchNorm's output through), the statistics over the
-batch (N, H, W). The function sees a channels-last map as the (pixels, channels) matrix it is in memory, and
-is compiled with dynamic shapes, so every layer of every model shares a few graphs (an activation
-or none, two layouts) that compile in seconds (or, compiled="kernels", three hand-written Triton
-kernels: _bn_kernels.py). The convolutions stay cuDNN's, run eagerly.
-On the CPU it runs as it is: the same Python, the CPU twin.
+batch (N, H, W). A channels-last map on a GPU is handed to the kernels as the (pixels, channels)
+matrix it is in memory (_bn_kernels.py: one compilation per tile width and dtype serves every
+layer of every model, 11 s on an H100's first run); any other map (float32 NCHW, the CPU, or
+DFQ_COMPILE=0) runs the same function in PyTorch ops, the twin. The convolutions stay cuDNN's.
+(Inductor compiling this function with dynamic shapes, tried before the kernels, took 78 s cold
+for the same step time: call 14 of issue 20.)
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ import contextlib
 import torch
 from torch import nn
 
-from challenge.compiling import compile_enabled, on_gpu_compiled
+from challenge.compiling import compile_enabled
 from challenge.errors import KitError
 from synth._bn_stats import batchnorm_layers
 from synth._precision import channel_var_mean
@@ -54,38 +55,31 @@ def _normalise_and_match(x, scale, shift, target_mean, target_std, dims: tuple[i
     return y.to(x.dtype), distance
 
 
-_normalise_and_match_compiled = on_gpu_compiled(_normalise_and_match)
-
-
 def _triton_function():
     try:
         from synth._bn_kernels import NormaliseAndMatch
     except ImportError as error:
         raise KitError(f"genie's compiled=kernels needs Triton ({error}); it comes with PyTorch's CUDA wheels "
-                       f"on Linux; use compiled=step or compiled=layers instead") from None
+                       f"on Linux; use compiled=step instead") from None
     return NormaliseAndMatch
 
 
 def normalise_and_match(x: torch.Tensor, scale, shift, target_mean, target_std, eps: float,
-                        low: float | None = None, high: float | None = None, kernels: bool = False):
+                        low: float | None = None, high: float | None = None):
     """`_normalise_and_match` for a (N, C, H, W) map x and per-channel (C,) float32 vectors. A
-    channels-last map is handed over as its (N*H*W, C) matrix, without a copy; any other as it is.
-    Compiled by Inductor on a GPU; with `kernels`, a channels-last map on a GPU goes to the three
-    hand-written Triton kernels instead (_bn_kernels.py) and any other map (float32 NCHW: precision="fp32")
-    to the eager twin."""
+    channels-last map is handed over as its (N*H*W, C) matrix, without a copy: on a GPU to the
+    three Triton kernels (_bn_kernels.py), elsewhere to the twin; any other map to the twin as it is."""
     if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
         n, c, h, w = x.shape
         matrix = x.permute(0, 2, 3, 1).reshape(n * h * w, c)
-        if kernels and x.is_cuda and compile_enabled():
+        if x.is_cuda and compile_enabled():
             rows, distance = _triton_function().apply(matrix, scale, shift, target_mean, target_std, eps, low, high)
         else:
-            function = _normalise_and_match if kernels else _normalise_and_match_compiled
-            rows, distance = function(matrix, scale, shift, target_mean, target_std, (0,), eps, low, high)
+            rows, distance = _normalise_and_match(matrix, scale, shift, target_mean, target_std, (0,), eps, low, high)
         return rows.view(n, h, w, c).permute(0, 3, 1, 2), distance
     shape = (1, -1) + (1,) * (x.dim() - 2)
     dims = (0,) + tuple(range(2, x.dim()))
-    function = _normalise_and_match if kernels else _normalise_and_match_compiled
-    return function(x, scale.view(shape), shift.view(shape), target_mean, target_std, dims, eps, low, high)
+    return _normalise_and_match(x, scale.view(shape), shift.view(shape), target_mean, target_std, dims, eps, low, high)
 
 
 def _following_activations(model: nn.Module) -> dict[nn.Module, nn.Module]:
@@ -102,9 +96,9 @@ def _following_activations(model: nn.Module) -> dict[nn.Module, nn.Module]:
 
 
 @contextlib.contextmanager
-def matched_batchnorms(model: nn.Module, eps: float, kernels: bool = False):
+def matched_batchnorms(model: nn.Module, eps: float):
     """While open, every BatchNorm of `model` (in eval mode, frozen) computes `normalise_and_match`
-    (with the Triton kernels if `kernels`) and appends its distance to the yielded list, in call
+    and appends its distance to the yielded list, in call
     order. An activation folded into the BatchNorm before it passes that BatchNorm's output
     through, and only that: called on anything else (a module used twice), it computes as
     before. The target std is sqrt(running var + eps), as Genie's. Everything is put back on
@@ -128,7 +122,7 @@ def matched_batchnorms(model: nn.Module, eps: float, kernels: bool = False):
         low, high = FUSED_ACTIVATIONS[type(activation)] if activation is not None else (None, None)
 
         def forward(x):
-            y, distance = normalise_and_match(x, scale, shift, target_mean, target_std, eps, low, high, kernels)
+            y, distance = normalise_and_match(x, scale, shift, target_mean, target_std, eps, low, high)
             distances.append(distance)
             if activation is not None:
                 folded_output[activation] = y

@@ -18,17 +18,13 @@ means and stds pulled to 0 and 1.
 Departures, ours:
 - 200 steps per batch of 256 by default instead of 4,000 per batch of 128. Genie reports hours of
   distillation; a kit run has a 10-minute budget per model, most of it for reconstruction. On a
-  GPU the whole step is compiled (Distiller) and runs in bf16 (`precision="auto"`, float32
-  statistics and losses): on one H100 a MobileNetV2 step at batch 256 takes 0.050-0.066 s,
-  against 0.094 s compiled in float32 and 0.181 s eager in bf16, after compiling once per
-  model and batch size (139 s on a cold Inductor cache; 42 s on a warm one, nearly all of it
-  loading the compiled step, a fixed cost rather than one per kernel). 1,024 images took 186 s
-  on a cold cache and 87 s on a warm one (benchmarks/results/h200-speed.md). `compiled` picks
-  what a GPU compiles: "step"
-  (the whole step, as above), "layers" (each BatchNorm's work as one function that every layer
-  shares, compiled by Inductor with dynamic shapes; the rest eager: _fused_bn.py) or "kernels"
-  (that work in three hand-written Triton kernels, no Inductor: _bn_kernels.py). The last two are
-  being measured on a GPU.
+  GPU a step runs in bf16 (`precision="auto"`, float32 statistics and losses) with each
+  BatchNorm's work fused into hand-written Triton kernels (`compiled="kernels"`, Distiller). On
+  one H100 (benchmarks/results/h200-speed.md), MobileNetV2's 1,024 images took 101.6 s on a
+  machine's first run and 99.7 s on a later one with those kernels run eagerly (11.3 s then 5.7
+  s of it compiling and loading them, then 104-124 ms a step at batch 256); with the whole step
+  compiled by Inductor (`compiled="step"`, 50 ms a step) 166-187 s and 87 s, most of it compiling
+  726 kernels per model and batch size. The kernels' steps are now replayed as CUDA graphs.
 - The generator's two "upsample x2, then 3x3 convolution" pairs are computed as sub-pixel
   convolutions (upsampled_conv): the same function of the same weights, without the upsampled
   maps.
@@ -52,7 +48,8 @@ from torch import nn
 
 from challenge.compiling import compile_enabled
 from challenge.errors import KitError
-from challenge.graphed_steps import StepTimes, synchronised_clock
+from challenge.cuda_graph import enabled as graphs_enabled
+from challenge.graphed_steps import StepTimes, run_steps
 from challenge.process import log
 from synth import register_generator
 from synth._bn_stats import batchnorm_layers, frozen_teacher
@@ -61,7 +58,7 @@ from synth._plateau import plateau_step
 from synth._precision import channel_var_mean, channels_last_input, tensor_cores, uses_bf16
 
 
-COMPILED = ("step", "layers", "kernels")  # what a GPU compiles: the whole step, or each BatchNorm's work (Distiller)
+COMPILED = ("kernels", "step")  # what a GPU compiles: each BatchNorm's work, or the whole step (Distiller)
 
 
 def _phase_taps() -> torch.Tensor:
@@ -119,39 +116,62 @@ class Swing:
     """Genie's swing convolution: every strided convolution of a model sees its input shifted by
     up to `jitter` pixels (reflection padding, then a crop back to size), a new shift at each step.
 
-    `draw()` picks the step's shifts on the host, from a CPU generator, one (dy, dx) per strided
-    convolution in module order. Eagerly the input is cropped at those offsets. In a compiled step
-    (`stencil = True`) host integers would be baked into the graph (one compilation per shift),
-    so the shift is read from a one-hot device tensor instead: the crop is the sum over every
-    offset of one-hot weight x crop, exactly the same values (x * 1 plus zeros), and Inductor
-    fuses the sum into one kernel forward and one backward. (A gather at device offsets instead
-    has an atomic scatter for a backward: measured 20% slower per eager step on an H200.)"""
+    `plan(iterations)` draws every step's shifts up front from a CPU generator, one (dy, dx) per
+    strided convolution in module order (the order in which per-step draws made them), and
+    `take(counter)` selects a step's. Three ways to apply a shift, the same values:
+    - "host": the input cropped at host offsets (eager steps);
+    - "stencil" (a compiled step): host integers would be baked into the graph (one compilation
+      per shift), so the shift is a one-hot device tensor and the crop the sum over every offset
+      of one-hot weight x crop (x * 1 plus zeros), which Inductor fuses into one kernel forward
+      and one backward;
+    - "graph" (steps replayed from a CUDA graph, bf16): one depthwise convolution whose one-hot
+      taps pick the offset, also read from the device; x * 1 plus zeros, accumulated in float32:
+      exact for bf16 maps. (A gather at device offsets instead has an atomic scatter for a
+      backward: measured 20% slower per eager step on an H200.)"""
 
-    def __init__(self, model: nn.Module, rng: torch.Generator, jitter: int, device: torch.device):
+    def __init__(self, model: nn.Module, rng: torch.Generator, jitter: int, device: torch.device, mode: str = "host"):
         self.convs = [m for m in model.modules() if isinstance(m, nn.Conv2d) and max(m.stride) > 1]
-        self.rng, self.jitter, self.stencil = rng, jitter, False
+        self.rng, self.jitter, self.mode = rng, jitter, mode
         self.offsets = [(0, 0)] * len(self.convs)
+        self.planned, self.taken = [], 0
         self.one_hot = torch.zeros(len(self.convs), 2 * jitter + 1, 2 * jitter + 1, device=device)
+        self.table = self.one_hot[:0]
 
-    def draw(self) -> None:
+    def plan(self, iterations: int) -> None:
         span = 2 * self.jitter + 1
-        self.offsets = [tuple(torch.randint(0, span, (2,), generator=self.rng).tolist()) for _ in self.convs]
-        if self.stencil:
-            chosen = torch.zeros(self.one_hot.shape)
-            for index, (dy, dx) in enumerate(self.offsets):
-                chosen[index, dy, dx] = 1
-            self.one_hot.copy_(chosen, non_blocking=True)
+        self.planned = [[tuple(torch.randint(0, span, (2,), generator=self.rng).tolist()) for _ in self.convs]
+                        for _ in range(iterations)]
+        self.taken = 0
+        if self.mode != "host":
+            table = torch.zeros((iterations,) + tuple(self.one_hot.shape))
+            for step, offsets in enumerate(self.planned):
+                for index, (dy, dx) in enumerate(offsets):
+                    table[step, index, dy, dx] = 1
+            self.table = table.to(self.one_hot.device)
+
+    def take(self, counter: torch.Tensor) -> None:
+        """The next step's shifts: the next planned host offsets, or row `counter` (a device
+        step counter) of the device table, copied without waiting for the device."""
+        if self.mode == "host":
+            self.offsets = self.planned[self.taken]
+            self.taken += 1
+        else:
+            self.one_hot.copy_(self.table.index_select(0, counter).view(self.one_hot.shape))
 
     def shifted(self, index: int, x: torch.Tensor) -> torch.Tensor:
         j = self.jitter
         height, width = x.shape[-2:]
         padded = F.pad(x, [j] * 4, mode="reflect")
-        if not self.stencil:
+        if self.mode == "host":
             dy, dx = self.offsets[index]
             return padded[..., dy:dy + height, dx:dx + width]
-        weights = self.one_hot[index].to(x.dtype)
-        return sum(weights[dy, dx] * padded[..., dy:dy + height, dx:dx + width]
-                   for dy in range(2 * j + 1) for dx in range(2 * j + 1))
+        if self.mode == "stencil":
+            weights = self.one_hot[index].to(x.dtype)
+            return sum(weights[dy, dx] * padded[..., dy:dy + height, dx:dx + width]
+                       for dy in range(2 * j + 1) for dx in range(2 * j + 1))
+        span, channels = 2 * j + 1, x.shape[1]
+        taps = self.one_hot[index].to(x.dtype).view(1, 1, span, span).expand(channels, 1, span, span).contiguous()
+        return F.conv2d(padded, taps, groups=channels)
 
     @contextlib.contextmanager
     def hooked(self):
@@ -196,7 +216,7 @@ def _step_loss(net, teacher, z, records, targets, eps: float, bf16: bool) -> tor
     return loss
 
 
-def _layers_step_loss(net, teacher, z, distances, eps: float, bf16: bool) -> torch.Tensor:
+def _matched_step_loss(net, teacher, z, distances, eps: float, bf16: bool) -> torch.Tensor:
     """One step's loss when the teacher's BatchNorms compute their own distances (_fused_bn.py)."""
     distances.clear()
     images = net(z)
@@ -209,40 +229,44 @@ def _layers_step_loss(net, teacher, z, distances, eps: float, bf16: bool) -> tor
 
 
 class Distiller:
-    """What every batch of one Genie-D run shares: a frozen copy of the model with its recording
-    and swing hooks, and the step's loss, compiled once.
+    """What every batch of one Genie-D run shares: a frozen copy of the model with its swing
+    hooks, and how a step computes its loss.
 
     Why a copy: the batches are lazy, and between two of them the caller may run its own model;
     the hooks stay on the copy for the whole run, which a compiled step needs (hooks added or
-    removed after compiling are not seen by the compiled code). Why compiled (torch.compile of
-    the generator, the teacher's forward and the statistics, and so of their backward): a step at
-    batch 256 is bound by memory-bound elementwise work, BatchNorms and reductions, which
-    Inductor fuses; the convolutions stay cuDNN's. One compilation serves every batch of the
-    same size."""
+    removed after compiling are not seen by the compiled code). A step at batch 256 is bound by
+    memory-bound elementwise work, BatchNorms and reductions, so it pays to fuse them; two ways:
+    - compiled="kernels" (the default): every BatchNorm of the copy computes its own output,
+      activation and statistics' distance, in three Triton kernels on a GPU (_fused_bn.py); the
+      rest of the step is eager PyTorch (the convolutions are cuDNN's) and, on a GPU in bf16, is
+      captured as a CUDA graph after three eager steps and replayed (graphed_steps.py): eagerly,
+      Python kept the H100 busy 65% of the time (111 ms a MobileNetV2 step);
+    - compiled="step": torch.compile of the whole step (generator, teacher, statistics) on CUDA
+      (unless DFQ_COMPILE=0), or wherever a torch.compile `backend` is named (the tests trace
+      the CPU step with a counting backend). Its steps are the fastest measured (50 ms), but it
+      compiles 726 kernels per model and batch size: 121-139 s cold, 33-42 s warm.
+    Elsewhere (the CPU, float32 on a GPU) both run the same PyTorch ops, step by step."""
 
     def __init__(self, model: nn.Module, jitter: int, precision: str, backend: str | None = None,
-                 compiled: str = "step", eps: float = 1e-6):
-        """compiled="step": the whole step compiled on CUDA (unless DFQ_COMPILE=0), or wherever a
-        torch.compile `backend` is named (the tests trace the CPU step with the "eager" backend).
-        compiled="layers": the step runs eagerly, and each BatchNorm's work is one function that
-        every layer shares, compiled on CUDA by Inductor (_fused_bn.py); compiled="kernels": the
-        same with three hand-written Triton kernels instead of Inductor (_bn_kernels.py)."""
+                 compiled: str = "kernels", eps: float = 1e-6):
         self.device = next(model.parameters()).device
         self.precision, self.eps = precision, eps
-        self.layers, self.kernels = compiled in ("layers", "kernels"), compiled == "kernels"
+        self.matched = compiled == "kernels"
         self.teacher = copy.deepcopy(model)
-        self.swing = Swing(self.teacher, torch.Generator(), jitter, self.device)
-        self.swing.stencil = not self.layers and (
-            backend is not None or (self.device.type == "cuda" and compile_enabled()))
-        self.step_loss = torch.compile(_step_loss, backend=backend or "inductor") if self.swing.stencil else _step_loss
+        on_gpu = self.device.type == "cuda"
+        self.graphed = self.matched and on_gpu and uses_bf16(precision, self.device) and graphs_enabled()
+        stencil = not self.matched and (backend is not None or (on_gpu and compile_enabled()))
+        mode = "graph" if self.graphed else "stencil" if stencil else "host"
+        self.swing = Swing(self.teacher, torch.Generator(), jitter, self.device, mode)
+        self.step_loss = torch.compile(_step_loss, backend=backend or "inductor") if stencil else _step_loss
         self._stack = contextlib.ExitStack()
         self.announced = False
-        self.times = None  # batch(): the StepTimes of its loop (the first step compiles, once per run)
+        self.times = None  # batch(): the StepTimes of its loop (the first steps compile, once per run)
 
     def __enter__(self):
-        self.records = self._stack.enter_context(frozen_teacher(self.teacher, record=not self.layers))
-        if self.layers:
-            self.distances = self._stack.enter_context(matched_batchnorms(self.teacher, self.eps, self.kernels))
+        self.records = self._stack.enter_context(frozen_teacher(self.teacher, record=not self.matched))
+        if self.matched:
+            self.distances = self._stack.enter_context(matched_batchnorms(self.teacher, self.eps))
         self._stack.enter_context(self.swing.hooked())
         return self
 
@@ -253,9 +277,12 @@ class Distiller:
               patience, min_lr, latent_dim, eps) -> torch.Tensor:
         """`count` images (at least two are made) from a fresh generator. A compiled step makes a
         short last batch at the full `batch_size` and keeps `count` of them: a new batch size would
-        compile again (minutes), a fuller batch costs one batch's steps at most."""
+        compile again (minutes), a fuller batch costs one batch's steps at most. Every per-step
+        quantity (the swing's shifts, the generator's decayed learning rate, the latents' plateau
+        schedule) lives on the device, read by a device step counter, so a step never waits for
+        the device and can be replayed as a CUDA graph."""
         device = self.device
-        made = max(batch_size if self.swing.stencil else count, 2)
+        made = max(batch_size if self.swing.mode == "stencil" else count, 2)
         rng = torch.Generator().manual_seed(seed)
         self.swing.rng = rng
         with torch.random.fork_rng(devices=[]):  # seeded initialisation without touching the caller's RNG
@@ -263,25 +290,28 @@ class Distiller:
             net = GenieGenerator(tuple(input_shape), latent_dim)
         net.to(device).train()
         z = torch.randn((made, latent_dim), generator=rng).to(device).requires_grad_(True)
+        self.swing.plan(iterations)
+        counter = torch.zeros(1, dtype=torch.long, device=device)
+        # The generator's rate decays by `decay` after every 100 steps (the paper's StepLR).
+        net_rates = torch.tensor([lr_generator * decay ** (step // 100) for step in range(iterations)],
+                                 dtype=torch.float32, device=device)
+        lr_net = torch.tensor(float(lr_generator), device=device)
         lr_z = torch.tensor(float(lr_latent), device=device)
-        optimise_z = torch.optim.Adam([z], lr=lr_z, fused=True)
-        optimise_net = torch.optim.Adam(net.parameters(), lr=lr_generator, fused=True)
+        adam = dict(fused=True, capturable=self.graphed)
+        optimise_z = torch.optim.Adam([z], lr=lr_z, **adam)
+        optimise_net = torch.optim.Adam(net.parameters(), lr=lr_net, **adam)
         best = torch.tensor(float("inf"), device=device)
         bad = torch.zeros((), dtype=torch.long, device=device)
         with tensor_cores([self.teacher, net], self.precision, device) as bf16:
-            targets = {bn: (bn.running_mean.detach(), torch.sqrt(bn.running_var.detach() + eps))
-                       for bn in batchnorm_layers(self.teacher)}
-            if self.swing.stencil and not self.announced:
-                log(f"genie: compiling the step for batches of {made} (minutes on a cold cache, seconds "
-                    f"once cached; DFQ_COMPILE=0 runs it eagerly)")
-                self.announced = True
-            started = settled = synchronised_clock(device)
-            for step in range(1, iterations + 1):
-                optimise_z.zero_grad(set_to_none=True)
-                optimise_net.zero_grad(set_to_none=True)
-                self.swing.draw()
-                if self.layers:
-                    loss = _layers_step_loss(net, self.teacher, z, self.distances, eps, bf16)
+            if not self.matched:
+                targets = {bn: (bn.running_mean.detach(), torch.sqrt(bn.running_var.detach() + eps))
+                           for bn in batchnorm_layers(self.teacher)}
+
+            def step() -> None:
+                self.swing.take(counter)
+                lr_net.copy_(net_rates.index_select(0, counter).view(()))
+                if self.matched:
+                    loss = _matched_step_loss(net, self.teacher, z, self.distances, eps, bf16)
                 else:
                     loss = self.step_loss(net, self.teacher, z, self.records, targets, eps, bf16)
                 loss.backward()
@@ -289,28 +319,34 @@ class Distiller:
                 optimise_net.step()
                 plateau_step(lr_z, best, bad, loss.detach(), factor=0.1, patience=patience, min_lr=min_lr,
                              threshold=1e-4)
-                if step % 100 == 0:
-                    for group in optimise_net.param_groups:
-                        group["lr"] *= decay
-                if step == 1:  # the first step also compiles (once per run): said apart
-                    settled = synchronised_clock(device)
-            ended = synchronised_clock(device)
-            self.times = StepTimes(min(iterations, 1), settled - started, max(iterations - 1, 0), ended - settled)
+                counter.add_(1)
+
+            def zero_grad() -> None:
+                optimise_z.zero_grad(set_to_none=True)
+                optimise_net.zero_grad(set_to_none=True)
+
+            if self.swing.mode == "stencil" and not self.announced:
+                log(f"genie: compiling the step for batches of {made} (minutes on a cold cache, seconds "
+                    f"once cached; DFQ_COMPILE=0 runs it eagerly)")
+                self.announced = True
+            self.times = run_steps(step, iterations, device, zero_grad=zero_grad, graph=self.graphed)
         with torch.no_grad():  # the images themselves in float32 (outside autocast), as before
             return net(z)[:count].detach()
 
 
 def _timing(times: StepTimes) -> str:
-    """Where a batch's seconds went: its first step (which compiles, on a run's first batch) apart."""
+    """Where a batch's seconds went: its first steps (which compile, on a run's first batch, and
+    capture a CUDA graph) apart."""
+    first = "first step" if times.first_steps == 1 else f"first {times.first_steps} steps"
     rest = f", then {1000 * times.seconds / times.steps:.1f} ms a step" if times.steps else ""
     return (f"{times.first_steps + times.steps} steps in {times.first_seconds + times.seconds:.1f} s "
-            f"(first step {times.first_seconds:.1f} s{rest})")
+            f"({first} {times.first_seconds:.1f} s{rest})")
 
 
 @register_generator("genie")
 def genie(model, *, num_classes, input_shape=(3, 224, 224), num_samples=1024, batch_size=256, seed=0,
           iterations=200, lr_latent=0.1, lr_generator=0.01, decay=0.95, patience=100, min_lr=1e-4,
-          latent_dim=256, eps=1e-6, jitter=1, precision="auto", compiled="step"):
+          latent_dim=256, eps=1e-6, jitter=1, precision="auto", compiled="kernels"):
     """Genie-D images, `batch_size` at a time; `num_classes` is unused (no labels are needed).
 
     1,024 images by default: what block reconstruction (brecq) learns from, as in the paper.

@@ -1,8 +1,9 @@
-"""Genie-D's compiled step (synth/genie.py, compiled on a GPU): the swing as a one-hot stencil
-gives exactly the eager crop, and the traced step gives the eager step's images with one graph
+"""Genie-D's compiled and graphed steps (synth/genie.py): the swing's shifts read from the device
+(a one-hot stencil, a one-hot depthwise convolution) give exactly the eager crop, and the traced step gives the eager step's images with one graph
 for every batch, a short last one included (a new graph would compile for minutes on a GPU)."""
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
@@ -17,21 +18,42 @@ def _small_teacher() -> nn.Module:
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10)).eval()
 
 
-def test_stencil_shift_is_the_crop_with_its_gradient():
-    swing = genie.Swing(_small_teacher(), torch.Generator().manual_seed(1), jitter=1, device=torch.device("cpu"))
-    x = torch.randn(2, 3, 9, 7, requires_grad=True)
-    for _ in range(6):
-        swing.stencil = False
-        swing.draw()
-        crop = swing.shifted(0, x)
-        (crop_grad,) = torch.autograd.grad((crop * crop.detach()).sum(), x)
-        swing.stencil = True
-        swing.one_hot.zero_()
-        for index, (dy, dx) in enumerate(swing.offsets):
-            swing.one_hot[index, dy, dx] = 1
-        stencil = swing.shifted(0, x)
-        (stencil_grad,) = torch.autograd.grad((stencil * stencil.detach()).sum(), x)
-        assert torch.equal(crop, stencil) and torch.equal(crop_grad, stencil_grad)
+def _shifts(mode: str, x: torch.Tensor, steps: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Each step's shifted x and its gradient, the shifts planned from one seed."""
+    swing = genie.Swing(_small_teacher(), torch.Generator().manual_seed(1), jitter=1, device=torch.device("cpu"),
+                        mode=mode)
+    swing.plan(steps)
+    counter = torch.zeros(1, dtype=torch.long)
+    results = []
+    for _ in range(steps):
+        swing.take(counter)
+        shifted = swing.shifted(0, x)
+        (grad,) = torch.autograd.grad((shifted * shifted.detach()).sum(), x)
+        results.append((shifted, grad))
+        counter.add_(1)
+    return results
+
+
+@pytest.mark.parametrize("mode", ["stencil", "graph"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_device_shifts_are_the_host_crop_with_its_gradient(mode, dtype):
+    """The one-hot stencil (compiled steps) and the one-hot depthwise convolution (graphed steps)
+    read the planned shift from a device counter and give the host crop's values and gradients
+    exactly, step after step."""
+    x = torch.randn(2, 3, 9, 7).to(dtype).requires_grad_(True)
+    host, device = _shifts("host", x, 8), _shifts(mode, x, 8)
+    for (crop, crop_grad), (shifted, grad) in zip(host, device):
+        assert shifted.dtype == dtype and torch.equal(crop, shifted) and torch.equal(crop_grad, grad)
+    assert len({tuple(crop.flatten()[:5].tolist()) for crop, _ in host}) > 1  # the shifts change
+
+
+def test_planned_shifts_are_the_per_step_draws():
+    """All steps' shifts drawn up front are those drawn step by step before (same generator order)."""
+    swing = genie.Swing(_small_teacher(), torch.Generator().manual_seed(3), jitter=1, device=torch.device("cpu"))
+    swing.plan(5)
+    rng = torch.Generator().manual_seed(3)
+    drawn = [[tuple(torch.randint(0, 3, (2,), generator=rng).tolist()) for _ in swing.convs] for _ in range(5)]
+    assert swing.planned == drawn and len(swing.convs) == 2
 
 
 def _images(monkeypatch, backend):
@@ -44,7 +66,7 @@ def _images(monkeypatch, backend):
                             original(self, model, jitter, precision, counting, **settings))
     model = _small_teacher()
     images = list(genie.genie(model, num_classes=10, input_shape=(3, 16, 16), num_samples=5, batch_size=2,
-                              iterations=3, latent_dim=8))
+                              iterations=3, latent_dim=8, compiled="step"))
     return images, graphs
 
 
@@ -53,3 +75,16 @@ def test_traced_step_matches_the_eager_step_with_one_graph(monkeypatch):
     traced, graphs = _images(monkeypatch, "counting")
     assert len(graphs) == 1, f"{len(graphs)} graphs for batches of 2, 2 and 1 (made as 2)"
     assert all(torch.equal(a, b) for a, b in zip(eager, traced))
+
+
+def test_graph_mode_swing_makes_the_host_mode_s_images():
+    """A batch whose swing reads its shifts from the device counter (as a graphed GPU step does)
+    makes the same images as one that crops at host offsets."""
+    def batch(mode):
+        with genie.Distiller(_small_teacher(), 1, "fp32", compiled="kernels") as distiller:
+            distiller.swing.mode = mode
+            return distiller.batch(3, batch_size=3, input_shape=(3, 16, 16), seed=4, iterations=5, lr_latent=0.1,
+                                   lr_generator=0.01, decay=0.95, patience=100, min_lr=1e-4, latent_dim=8, eps=1e-6)
+
+    host, graph = batch("host"), batch("graph")
+    assert torch.equal(host, graph)

@@ -10,7 +10,7 @@ from torch import nn
 from benchmarks.pipeline_speed import parse_log
 from synth.genie import genie
 
-LINE = re.compile(r"^genie batch (\d+)/(\d+): (\d+) images, (\d+) steps in [0-9.]+ s \(first step [0-9.]+ s"
+LINE = re.compile(r"^genie batch (\d+)/(\d+): (\d+) images, (\d+) steps in [0-9.]+ s \(first (?:step|\d+ steps) [0-9.]+ s"
                   r"(?:, then [0-9.]+ ms a step)?\)$")
 
 
