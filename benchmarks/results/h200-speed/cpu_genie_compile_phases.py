@@ -5,7 +5,9 @@ the CPU (Inductor's C++ backend): MobileNetV2 (10 classes) at 32 px, two steps o
          dynamic shapes (synth/_fused_bn.py; the kit compiles it on CUDA only, forced here):
          25.5 s cold, 2.5 s warm, 2 frames.
 Run it twice with the same fresh cache folder:
-TORCHINDUCTOR_CACHE_DIR=/tmp/ind-warm python benchmarks/results/h200-speed/cpu_genie_compile_phases.py step|layers"""
+TORCHINDUCTOR_CACHE_DIR=/tmp/ind-warm python benchmarks/results/h200-speed/cpu_genie_compile_phases.py step|layers
+"layers" was removed from the kit in the eighth session (Triton kernels replaced it): that mode
+runs only at commit 6b27b89 or before."""
 import sys
 import time
 from pathlib import Path
