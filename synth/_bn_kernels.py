@@ -1,9 +1,10 @@
 """Genie-D's per-BatchNorm work as three hand-written Triton kernels (compiled="kernels"): no Inductor.
 
-Inductor compiles the same work (compiled="layers") into fused kernels too, but costs 56 s on a
-machine's first run and 38 s on every later one (an H100, call 13 of issue 20), nearly all of it
-fixed costs around its code generation and cache, not the kernels. Three Triton kernels compile
-in seconds once per machine (Triton's own cache) and load in milliseconds.
+Inductor compiled the same work into fused kernels too (a "layers" setting, removed), but cost 56-78
+s on a machine's first run and 38-55 s on every later one (an H100, calls 13 and 14 of issue 20),
+nearly all of it fixed costs around its code generation and cache, for the same step time. These
+three Triton kernels compile in about 11 s once per machine (Triton's own cache) and load in
+milliseconds.
 
 On a channels-last map seen as its (rows = pixels, channels) matrix x, with the eval BatchNorm's
 per-channel scale and shift:

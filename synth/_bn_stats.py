@@ -27,7 +27,7 @@ def frozen_teacher(model: nn.Module, record: bool = True):
     computes only the gradient of the input (cheaper, and nothing accumulates in the model's
     `.grad`). Every module's train/eval flag and every parameter's requires_grad are restored
     on exit, even after an exception. Without `record` the list stays empty (the caller takes the
-    statistics itself, as Genie-D's compiled="layers" does): a hook whose list nobody clears keeps
+    statistics itself, as Genie-D's compiled="kernels" does): a hook whose list nobody clears keeps
     every step's feature maps alive.
     """
     modes = [(m, m.training) for m in model.modules()]
