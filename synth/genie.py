@@ -258,6 +258,9 @@ class Distiller:
         stencil = not self.matched and (backend is not None or (on_gpu and compile_enabled()))
         mode = "graph" if self.graphed else "stencil" if stencil else "host"
         self.swing = Swing(self.teacher, torch.Generator(), jitter, self.device, mode)
+        if self.matched and on_gpu and not uses_bf16(precision, self.device):
+            log("genie: precision fp32 runs the BatchNorms' work in PyTorch ops and eager steps (the Triton "
+                "kernels and the CUDA graph take bf16 channels-last maps: precision auto or bf16)")
         self.step_loss = torch.compile(_step_loss, backend=backend or "inductor") if stencil else _step_loss
         self._stack = contextlib.ExitStack()
         self.announced = False
