@@ -6,8 +6,8 @@
 #   A. Genie-D at the defaults (1,024 images, 200 steps a batch);
 #   B. Genie-D with $VARIANT: "--num-samples 2048" by default (seed 0 makes A's 1,024 and 1,024
 #      more); VARIANT="--gen-arg iterations=800" tries 4x the steps (the paper: 4,000 a batch).
-# Genie-D compiled as GENIE_COMPILED says (default step, the kit's default; kernels once call 14
-# of issue 20 has shown it on a GPU). Then here: tar xf runs.tar;
+# Genie-D compiled as GENIE_COMPILED says (default kernels, the kit's default since the eighth
+# session; step is the whole step compiled, as before). Then here: tar xf runs.tar;
 # python -m benchmarks.evaluate_artifacts runs/p90v/*/model.safetensors --data ../shared/assets/imagenet/val
 # (and frontier --rescore for the scorer's check of the better one).
 export PYTHONUNBUFFERED=1 PYTHONPATH=.pydeps TORCHINDUCTOR_CACHE_DIR=/tmp/ind-p90v
@@ -18,7 +18,7 @@ echo "$VARIANT" > runs/p90v/b-variant/variant.txt
 pack() { tar cf "$OUT/runs.tar" --exclude='*.png' -C runs p90v; }
 ( while sleep 20; do pack; done ) & packer=$!
 COMMON="--model mobilenet_v2 --weights-dir .assets/weights --data .assets/val-tiny --scheme w4a8 --generator genie
-  --gen-arg compiled=${GENIE_COMPILED:-step} --device cuda --no-cache --method brecq
+  --gen-arg compiled=${GENIE_COMPILED:-kernels} --device cuda --no-cache --method brecq
   --layer-config benchmarks/results/search/gpu-90-papers-2026-12-07/model.layers.toml"
 run() {  # label options...
   label=$1; shift
