@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from challenge.compiling import compile_enabled
-from challenge.errors import KitError
+from challenge.process import log
 from synth._bn_stats import batchnorm_layers
 from synth._precision import channel_var_mean
 
@@ -56,12 +56,20 @@ def _normalise_and_match(x, scale, shift, target_mean, target_std, dims: tuple[i
 
 
 def _triton_function():
+    """The kernels' autograd function, or None where Triton cannot be imported (said once): the
+    twin then does the same work, slower."""
     try:
         from synth._bn_kernels import NormaliseAndMatch
     except ImportError as error:
-        raise KitError(f"genie's compiled=kernels needs Triton ({error}); it comes with PyTorch's CUDA wheels "
-                       f"on Linux; use compiled=step instead") from None
+        if not _TRITON_MISSING:
+            _TRITON_MISSING.append(str(error))
+            log(f"genie: Triton cannot be imported ({error}); the BatchNorms' work runs in PyTorch ops, "
+                f"slower (Triton comes with PyTorch's CUDA wheels on Linux)")
+        return None
     return NormaliseAndMatch
+
+
+_TRITON_MISSING: list[str] = []
 
 
 def normalise_and_match(x: torch.Tensor, scale, shift, target_mean, target_std, eps: float,
@@ -72,8 +80,9 @@ def normalise_and_match(x: torch.Tensor, scale, shift, target_mean, target_std, 
     if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
         n, c, h, w = x.shape
         matrix = x.permute(0, 2, 3, 1).reshape(n * h * w, c)
-        if x.is_cuda and compile_enabled():
-            rows, distance = _triton_function().apply(matrix, scale, shift, target_mean, target_std, eps, low, high)
+        kernels = _triton_function() if x.is_cuda and compile_enabled() else None
+        if kernels is not None:
+            rows, distance = kernels.apply(matrix, scale, shift, target_mean, target_std, eps, low, high)
         else:
             rows, distance = _normalise_and_match(matrix, scale, shift, target_mean, target_std, (0,), eps, low, high)
         return rows.view(n, h, w, c).permute(0, 3, 1, 2), distance

@@ -50,3 +50,10 @@ def test_on_the_cpu_kernels_runs_the_twin(monkeypatch):
 
     monkeypatch.setattr(_fused_bn, "_triton_function", no_triton)
     assert torch.equal(images(), expected)
+
+
+def test_without_triton_the_twin_runs_after_one_note(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "synth._bn_kernels", None)  # its import now fails
+    monkeypatch.setattr(_fused_bn, "_TRITON_MISSING", [])
+    assert _fused_bn._triton_function() is None and _fused_bn._triton_function() is None
+    assert capsys.readouterr().err.count("Triton cannot be imported") == 1
