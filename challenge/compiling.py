@@ -1,10 +1,11 @@
 """Whether GPU steps may be compiled with torch.compile (on unless DFQ_COMPILE=0), and the one way
 the kit compiles a small function that many layers share.
 
-Reconstruction's fake-quant chains (challenge/quant/methods/_fused.py) and Genie-D's per-layer
-BatchNorm matching (synth/_fused_bn.py) are compiled on CUDA with dynamic shapes; the CPU always
-runs the same Python eagerly (its twin). DFQ_COMPILE=0 runs the eager version on the GPU too: for
-comparison, or where a compiler fails.
+Reconstruction's fake-quant chains (challenge/quant/methods/_fused.py) are compiled on CUDA with
+dynamic shapes, and Genie-D's `compiled=step` compiles its whole step; the CPU always runs the
+same Python eagerly (its twin). DFQ_COMPILE=0 runs the eager versions on the GPU too (and Genie-D's
+BatchNorm work in PyTorch ops instead of its Triton kernels): for comparison, or where a compiler
+fails.
 """
 from __future__ import annotations
 

@@ -92,7 +92,8 @@ def _capture(step, zero_grad, device) -> torch.cuda.CUDAGraph | None:
     graph = torch.cuda.CUDAGraph()
     zero_grad()  # backward inside the graph then writes the gradients, not adds
     try:
-        with torch.cuda.graph(graph):
+        # thread_local: another thread (the image cache's read-ahead) may use CUDA while this one captures.
+        with torch.cuda.graph(graph, capture_error_mode="thread_local"):
             step()
     except RuntimeError as error:
         print(f"note: CUDA graph capture failed ({str(error).splitlines()[0][:120]}); running eagerly",

@@ -9,11 +9,12 @@ BatchNorm statistics (float32 reductions of the recorded inputs), the losses, th
 pixels and Adam's state. The autocast weight cache is off: a CUDA graph must not capture a
 cache that outlives it.
 
-Defaults, from measurements (benchmarks/results/h200-speed.md): Genie-D "auto", because its
-step is compiled whole on a GPU, and compiled bf16 is 1.4x compiled float32 (0.066 against
+Defaults, from measurements (benchmarks/results/h200-speed.md): Genie-D "auto": its BatchNorm
+work runs in Triton kernels on bf16 channels-last maps (synth/_fused_bn.py), and its whole
+step, where compiled (`compiled=step`), is 1.4x faster in bf16 than in float32 (0.066 against
 0.094 s a MobileNetV2 step at batch 256, one H100); eagerly bf16 did not pay (0.181 against
 0.188 s on an H200: the eager step is bound by elementwise work and BatchNorms, which only
-compiling fuses). ZeroQ and GDFQ "fp32": not compiled, ZeroQ was slower in bf16 (0.037
+fusing speeds up). ZeroQ and GDFQ "fp32": not compiled, ZeroQ was slower in bf16 (0.037
 against 0.030 s a step at 64 images) and GDFQ's gain (0.047 to 0.034 s with its CUDA graph) is
 small in a run.
 """

@@ -61,7 +61,7 @@ from synth._precision import channel_var_mean, channels_last_input, tensor_cores
 COMPILED = ("kernels", "step")  # what a GPU compiles: each BatchNorm's work, or the whole step (Distiller)
 
 
-def _phase_taps() -> torch.Tensor:
+def phase_taps() -> torch.Tensor:
     """taps[p, r, d] = 1 where tap d of a 3x3 kernel, for output phase p of a x2 nearest upsampling,
     reads low-resolution offset r - 1: output row 2i + p, tap d, reads input row i + (p + d - 1) // 2."""
     taps = torch.zeros(2, 3, 3)
@@ -71,7 +71,7 @@ def _phase_taps() -> torch.Tensor:
     return taps
 
 
-def upsampled_conv(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+def upsampled_conv(x: torch.Tensor, conv: nn.Conv2d, taps: torch.Tensor) -> torch.Tensor:
     """conv(nearest x2 upsampling of x) for a 3x3, padding 1 convolution, without the upsampled tensor.
 
     Each of the four output phases (row and column parity) is a 3x3 convolution of x itself whose
@@ -81,9 +81,10 @@ def upsampled_conv(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
     upsampled 64-channel 224x224 map alone is 822M values that the upsampling, its casts under
     autocast (upsampling runs in float32) and the convolution read and write at every step. On an
     H200 removing them did not change the step time measurably (the step is bound elsewhere:
-    benchmarks/results/h200-speed.md); it still saves that memory."""
+    benchmarks/results/h200-speed.md); it still saves that memory. `taps`: phase_taps() on the
+    weight's device (a step captured as a CUDA graph may not copy them from the host)."""
     weight = conv.weight
-    taps = _phase_taps().to(weight)
+    taps = taps.to(weight.dtype)
     out_channels, in_channels = weight.shape[:2]
     kernel = torch.einsum("prd,oide,qse->opqirs", taps, weight, taps).reshape(out_channels * 4, in_channels, 3, 3)
     bias = conv.bias.repeat_interleave(4) if conv.bias is not None else None
@@ -105,11 +106,12 @@ class GenieGenerator(nn.Module):
         self.norm1 = nn.BatchNorm2d(narrow)
         self.conv2 = nn.Conv2d(narrow, channels, 3, padding=1)
         self.out_norm = nn.BatchNorm2d(channels, affine=False)
+        self.register_buffer("taps", phase_taps(), persistent=False)  # upsampled_conv's, moved with the net
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         x = self.norm0(self.project(z).view(z.shape[0], *self.start))
-        x = F.leaky_relu(self.norm1(upsampled_conv(x, self.conv1)), 0.2)
-        return self.out_norm(torch.tanh(upsampled_conv(x, self.conv2)))
+        x = F.leaky_relu(self.norm1(upsampled_conv(x, self.conv1, self.taps)), 0.2)
+        return self.out_norm(torch.tanh(upsampled_conv(x, self.conv2, self.taps)))
 
 
 class Swing:
@@ -245,7 +247,8 @@ class Distiller:
       (unless DFQ_COMPILE=0), or wherever a torch.compile `backend` is named (the tests trace
       the CPU step with a counting backend). Its steps are the fastest measured (50 ms), but it
       compiles 726 kernels per model and batch size: 121-139 s cold, 33-42 s warm.
-    Elsewhere (the CPU, float32 on a GPU) both run the same PyTorch ops, step by step."""
+    On the CPU both run the same PyTorch ops, step by step; in float32 on a GPU "kernels" does
+    too (the kernels and the graph take bf16 channels-last maps), while "step" still compiles."""
 
     def __init__(self, model: nn.Module, jitter: int, precision: str, backend: str | None = None,
                  compiled: str = "kernels", eps: float = 1e-6):
@@ -280,10 +283,12 @@ class Distiller:
               patience, min_lr, latent_dim, eps) -> torch.Tensor:
         """`count` images (at least two are made) from a fresh generator. A compiled step makes a
         short last batch at the full `batch_size` and keeps `count` of them: a new batch size would
-        compile again (minutes), a fuller batch costs one batch's steps at most. Every per-step
-        quantity (the swing's shifts, the generator's decayed learning rate, the latents' plateau
-        schedule) lives on the device, read by a device step counter, so a step never waits for
-        the device and can be replayed as a CUDA graph."""
+        compile again (minutes), a fuller batch costs one batch's steps at most. The per-step
+        quantities (the generator's decayed learning rate, the latents' plateau schedule and, in
+        the stencil and graph modes, the swing's shifts) are device tensors read by a device step
+        counter, so a step needs nothing from the host and can be replayed as a CUDA graph. (The
+        generator's rate is a float32 tensor where it was a Python float: the images differ from
+        the earlier code's in the last bits, which 200 steps amplify.)"""
         device = self.device
         made = max(batch_size if self.swing.mode == "stencil" else count, 2)
         rng = torch.Generator().manual_seed(seed)

@@ -105,3 +105,44 @@ def test_graphed_kernel_steps_make_the_eager_steps_images_on_a_gpu(monkeypatch, 
     (graphed, times), (eager, _) = images("1"), images("0")
     assert times.first_steps == 3 and times.steps == 9 and "capture failed" not in capsys.readouterr().err
     assert torch.allclose(graphed, eager, atol=2e-2), float((graphed - eager).abs().max())
+
+
+def test_a_graph_mode_step_builds_no_host_constants(monkeypatch):
+    """A step captured as a CUDA graph may not copy from the host (capture fails, and every batch
+    falls back to eager steps): no tensor is made from host values inside a step once it has run
+    once (the generator's sub-pixel taps were, at every step)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    host_made = {"zeros", "ones", "full", "arange", "lift_fresh", "lift_fresh_copy", "tensor", "rand", "randn",
+                 "randint"}
+
+    class Factories(TorchDispatchMode):
+        seen: list[str] = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            if not any(isinstance(a, torch.Tensor) for a in list(args) + list(kwargs.values())):
+                self.seen.append(func.__name__)
+            return func(*args, **kwargs)
+
+    run_steps = genie.run_steps
+
+    def second_step_watched(step, iterations, device, **settings):
+        calls = []
+
+        def watched():
+            if len(calls) == 1:
+                with Factories():
+                    step()
+            else:
+                step()
+            calls.append(1)
+        return run_steps(watched, iterations, device, **settings)
+
+    monkeypatch.setattr(genie, "run_steps", second_step_watched)
+    with genie.Distiller(_small_teacher(), 1, "fp32", compiled="kernels") as distiller:
+        distiller.swing.mode = "graph"
+        distiller.batch(3, batch_size=3, input_shape=(3, 16, 16), seed=4, iterations=3, lr_latent=0.1,
+                        lr_generator=0.01, decay=0.95, patience=100, min_lr=1e-4, latent_dim=8, eps=1e-6)
+    made = [name for name in Factories.seen if name.split(".")[0] in host_made]
+    assert Factories.seen and not made, made

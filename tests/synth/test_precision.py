@@ -7,7 +7,7 @@ import torchvision
 import synth
 from challenge.errors import KitError
 from synth._precision import channel_var_mean, uses_bf16
-from synth.genie import upsampled_conv
+from synth.genie import phase_taps, upsampled_conv
 
 SHAPE = (3, 32, 32)
 TINY = {"genie": {"iterations": 2}, "zeroq": {"iterations": 2}, "gdfq": {"iterations": 2, "train_batch_size": 2}}
@@ -24,7 +24,7 @@ def test_upsampled_conv_is_the_upsampling_and_the_convolution():
     conv = torch.nn.Conv2d(5, 4, 3, padding=1).double()
     x = torch.randn(2, 5, 6, 7, dtype=torch.float64, requires_grad=True)
     reference = conv(F.interpolate(x, scale_factor=2))
-    subpixel = upsampled_conv(x, conv)
+    subpixel = upsampled_conv(x, conv, phase_taps())
     assert torch.allclose(reference, subpixel, atol=1e-12)
     for a, b in zip(torch.autograd.grad(reference.pow(2).sum(), [x, conv.weight, conv.bias]),
                     torch.autograd.grad(subpixel.pow(2).sum(), [x, conv.weight, conv.bias])):
