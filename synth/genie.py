@@ -21,7 +21,7 @@ Departures, ours:
   GPU a step runs in bf16 (`precision="auto"`, float32 statistics and losses) with each
   BatchNorm's work fused into hand-written Triton kernels (`compiled="kernels"`, Distiller). On
   one H100 (benchmarks/results/h200-speed.md), MobileNetV2's 1,024 images took 101.6 s on a
-  machine's first run and 99.7 s on a later one with those kernels run eagerly (11.3 s then 5.7
+  machine's first run and 100.7 s on a later one with those kernels run eagerly (11.3 s then 5.7
   s of it compiling and loading them, then 104-124 ms a step at batch 256); with the whole step
   compiled by Inductor (`compiled="step"`, 50 ms a step) 166-187 s and 87 s, most of it compiling
   726 kernels per model and batch size. The kernels' steps are now replayed as CUDA graphs.
