@@ -58,13 +58,14 @@ def _normalise_and_match(x, scale, shift, target_mean, target_std, dims: tuple[i
 def _triton_function():
     """The kernels' autograd function, or None where Triton cannot be imported (said once): the
     twin then does the same work, slower."""
+    if _TRITON_MISSING:  # a failed import is not retried: every BatchNorm asks at every step
+        return None
     try:
         from synth._bn_kernels import NormaliseAndMatch
     except ImportError as error:
-        if not _TRITON_MISSING:
-            _TRITON_MISSING.append(str(error))
-            log(f"genie: Triton cannot be imported ({error}); the BatchNorms' work runs in PyTorch ops, "
-                f"slower (Triton comes with PyTorch's CUDA wheels on Linux)")
+        _TRITON_MISSING.append(str(error))
+        log(f"genie: Triton cannot be imported ({error}); the BatchNorms' work runs in PyTorch ops, "
+            f"slower (Triton comes with PyTorch's CUDA wheels on Linux)")
         return None
     return NormaliseAndMatch
 
