@@ -56,39 +56,11 @@ from synth._bn_stats import batchnorm_layers, frozen_teacher
 from synth._fused_bn import matched_batchnorms, statistics_distance
 from synth._plateau import plateau_step
 from synth._precision import channel_var_mean, channels_last_input, tensor_cores, uses_bf16
+from synth._reflect_window import reflect_pad, reflect_shift
+from synth._subpixel import is_channels_last, phase_taps, upsampled_conv
 
 
 COMPILED = ("kernels", "step")  # what a GPU compiles: each BatchNorm's work, or the whole step (Distiller)
-
-
-def phase_taps() -> torch.Tensor:
-    """taps[p, r, d] = 1 where tap d of a 3x3 kernel, for output phase p of a x2 nearest upsampling,
-    reads low-resolution offset r - 1: output row 2i + p, tap d, reads input row i + (p + d - 1) // 2."""
-    taps = torch.zeros(2, 3, 3)
-    for phase in range(2):
-        for tap in range(3):
-            taps[phase, (phase + tap - 1) // 2 + 1, tap] = 1
-    return taps
-
-
-def upsampled_conv(x: torch.Tensor, conv: nn.Conv2d, taps: torch.Tensor) -> torch.Tensor:
-    """conv(nearest x2 upsampling of x) for a 3x3, padding 1 convolution, without the upsampled tensor.
-
-    Each of the four output phases (row and column parity) is a 3x3 convolution of x itself whose
-    taps are sums of the original kernel's (a sub-pixel convolution); one convolution with 4x the
-    output channels computes all four, and pixel_shuffle interleaves them. Exact up to float
-    summation order, and the gradients reach the same weights. Why: at Genie-D's batch of 256 the
-    upsampled 64-channel 224x224 map alone is 822M values that the upsampling, its casts under
-    autocast (upsampling runs in float32) and the convolution read and write at every step. On an
-    H200 removing them did not change the step time measurably (the step is bound elsewhere:
-    benchmarks/results/h200-speed.md); it still saves that memory. `taps`: phase_taps() on the
-    weight's device (a step captured as a CUDA graph may not copy them from the host)."""
-    weight = conv.weight
-    taps = taps.to(weight.dtype)
-    out_channels, in_channels = weight.shape[:2]
-    kernel = torch.einsum("prd,oide,qse->opqirs", taps, weight, taps).reshape(out_channels * 4, in_channels, 3, 3)
-    bias = conv.bias.repeat_interleave(4) if conv.bias is not None else None
-    return F.pixel_shuffle(F.conv2d(x, kernel, bias, padding=1), 2)
 
 
 class GenieGenerator(nn.Module):
@@ -109,7 +81,10 @@ class GenieGenerator(nn.Module):
         self.register_buffer("taps", phase_taps(), persistent=False)  # upsampled_conv's, moved with the net
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        x = self.norm0(self.project(z).view(z.shape[0], *self.start))
+        x = self.project(z).view(z.shape[0], *self.start)
+        if is_channels_last(self.conv1.weight):  # bf16 on a GPU (tensor_cores): every map channels-last
+            x = x.contiguous(memory_format=torch.channels_last)
+        x = self.norm0(x)
         x = F.leaky_relu(self.norm1(upsampled_conv(x, self.conv1, self.taps)), 0.2)
         return self.out_norm(torch.tanh(upsampled_conv(x, self.conv2, self.taps)))
 
@@ -121,7 +96,8 @@ class Swing:
     `plan(iterations)` draws every step's shifts up front from a CPU generator, one (dy, dx) per
     strided convolution in module order (the order in which per-step draws made them), and
     `take(counter)` selects a step's. Three ways to apply a shift, the same values:
-    - "host": the input cropped at host offsets (eager steps);
+    - "host": the input shifted at host offsets (eager steps): a reflected window in the map's own
+      memory layout (_reflect_window.py; an unshifted input is passed on as it is);
     - "stencil" (a compiled step): host integers would be baked into the graph (one compilation
       per shift), so the shift is a one-hot device tensor and the crop the sum over every offset
       of one-hot weight x crop (x * 1 plus zeros), which Inductor fuses into one kernel forward
@@ -163,14 +139,15 @@ class Swing:
     def shifted(self, index: int, x: torch.Tensor) -> torch.Tensor:
         j = self.jitter
         height, width = x.shape[-2:]
-        padded = F.pad(x, [j] * 4, mode="reflect")
         if self.mode == "host":
             dy, dx = self.offsets[index]
-            return padded[..., dy:dy + height, dx:dx + width]
-        if self.mode == "stencil":
+            return reflect_shift(x, dy - j, dx - j)
+        if self.mode == "stencil":  # traced by Inductor, which lays the pad out itself
+            padded = F.pad(x, [j] * 4, mode="reflect")
             weights = self.one_hot[index].to(x.dtype)
             return sum(weights[dy, dx] * padded[..., dy:dy + height, dx:dx + width]
                        for dy in range(2 * j + 1) for dx in range(2 * j + 1))
+        padded = reflect_pad(x, j)
         span, channels = 2 * j + 1, x.shape[1]
         taps = self.one_hot[index].to(x.dtype).view(1, 1, span, span).expand(channels, 1, span, span).contiguous()
         return F.conv2d(padded, taps, groups=channels)

@@ -74,7 +74,9 @@ def test_traced_step_matches_the_eager_step_with_one_graph(monkeypatch):
     eager, _ = _images(monkeypatch, None)
     traced, graphs = _images(monkeypatch, "counting")
     assert len(graphs) == 1, f"{len(graphs)} graphs for batches of 2, 2 and 1 (made as 2)"
-    assert all(torch.equal(a, b) for a, b in zip(eager, traced))
+    # The eager steps shift by reflected windows, the traced ones by a padded map's one-hot crops: the
+    # same values forward, the border gradients summed in another order (last bits).
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(eager, traced))
 
 
 def test_graph_mode_swing_makes_the_host_mode_s_images():
@@ -93,7 +95,12 @@ def test_graph_mode_swing_makes_the_host_mode_s_images():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (CI has none; run it on the device)")
 def test_graphed_kernel_steps_make_the_eager_steps_images_on_a_gpu(monkeypatch, capsys):
     """On a GPU in bf16, compiled="kernels" replays its steps as a CUDA graph: the images are those
-    of the same steps run eagerly (DFQ_CUDA_GRAPHS=0), up to the swing's bf16 border sums."""
+    of the same steps run eagerly (DFQ_CUDA_GRAPHS=0). cuDNN is held to deterministic algorithms
+    here: otherwise the two runs' convolutions may differ in the last bits, which Adam's
+    normalised steps make visible after a few steps (0.25 apart after 12 steps on an H100)."""
+    monkeypatch.setattr(torch.backends.cudnn, "deterministic", True)
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
+
     def images(graphs: str):
         monkeypatch.setenv("DFQ_CUDA_GRAPHS", graphs)
         with genie.Distiller(_small_teacher().cuda(), 1, "bf16", compiled="kernels") as distiller:

@@ -7,7 +7,7 @@ import torchvision
 import synth
 from challenge.errors import KitError
 from synth._precision import channel_var_mean, uses_bf16
-from synth.genie import phase_taps, upsampled_conv
+from synth._subpixel import interleave_phases, phase_taps, upsampled_conv
 
 SHAPE = (3, 32, 32)
 TINY = {"genie": {"iterations": 2}, "zeroq": {"iterations": 2}, "gdfq": {"iterations": 2, "train_batch_size": 2}}
@@ -29,6 +29,31 @@ def test_upsampled_conv_is_the_upsampling_and_the_convolution():
     for a, b in zip(torch.autograd.grad(reference.pow(2).sum(), [x, conv.weight, conv.bias]),
                     torch.autograd.grad(subpixel.pow(2).sum(), [x, conv.weight, conv.bias])):
         assert torch.allclose(a, b, atol=1e-10)
+
+
+def test_interleaved_phases_are_pixel_shuffle_s_in_either_layout():
+    torch.manual_seed(0)
+    y = torch.randn(2, 4 * 3, 5, 6)
+    # pixel_shuffle wants channels ordered (c, p, q); interleave_phases takes them (p, q, c).
+    reference = F.pixel_shuffle(y.view(2, 4, 3, 5, 6).transpose(1, 2).reshape(2, 12, 5, 6), 2)
+    for layout in (torch.contiguous_format, torch.channels_last):
+        out = interleave_phases(y.contiguous(memory_format=layout))
+        assert torch.equal(out, reference) and out.is_contiguous(memory_format=layout)
+
+
+def test_the_generator_makes_the_same_images_channels_last():
+    """On a GPU in bf16 the generator's maps are channels-last (its weights are: tensor_cores): same
+    function, in float64 to the last bits that summation order allows."""
+    from synth.genie import GenieGenerator
+
+    torch.manual_seed(0)
+    net = GenieGenerator((3, 16, 16), latent_dim=8).double().train()
+    z = torch.randn(3, 8, dtype=torch.float64)
+    first = net(z)
+    net.to(memory_format=torch.channels_last)
+    second = net(z)
+    assert second.is_contiguous(memory_format=torch.channels_last) and not second.is_contiguous()
+    assert torch.allclose(first, second, atol=1e-10)
 
 
 def test_bf16_statistics_match_float32():
