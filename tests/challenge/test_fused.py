@@ -19,38 +19,79 @@ def _layers():
 def test_compiled_activation_chain_is_the_eager_one():
     compiled = torch.compile(_fused._act_fake_quant, dynamic=True)
     bounds = torch.tensor([0.0, 15.0])
-    for x, noise in _layers():
+    for x, _ in _layers():
         x = x.reshape(len(x), -1).requires_grad_(True)
         log_scale = torch.zeros(1, requires_grad=True)
-        for keep in (None, noise.reshape(len(x), -1)):
-            args = (torch.tensor([0.1]), log_scale, torch.tensor([3.0]), *bounds, keep, 0.5)
+        for drop_prob in (0.0, 1.0):  # QDrop off, and every element kept (its draws cannot decide)
+            args = (torch.tensor([0.1]), log_scale, torch.tensor([3.0]), *bounds, drop_prob)
             eager, fused = _fused._act_fake_quant(x, *args), compiled(x, *args)
             assert torch.allclose(eager, fused, atol=1e-6)
+            assert drop_prob == 0.0 or torch.equal(fused, x)
             for a, b in zip(torch.autograd.grad(eager.pow(2).sum(), [x, log_scale]),
                             torch.autograd.grad(fused.pow(2).sum(), [x, log_scale])):
                 assert torch.allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("compiled", [False, True])
+def test_qdrop_keeps_each_element_or_quantizes_it_drawing_in_the_kernel(compiled):
+    """QDrop's draws are made inside the chain (in the kernel when compiled): each element is x
+    itself or its quantized value, about drop_prob of them x, and the gradient follows the choice."""
+    chain = torch.compile(_fused._act_fake_quant, dynamic=True) if compiled else _fused._act_fake_quant
+    torch.manual_seed(0)
+    x = (torch.randn(8, 500) * 2).requires_grad_(True)
+    args = (torch.tensor([0.3]), torch.zeros(1), torch.tensor([7.0]), torch.tensor(0.0), torch.tensor(15.0))
+    quantized = _fused._act_fake_quant(x, *args).detach()
+    out = chain(x, *args, 0.5)
+    kept = out == x
+    assert torch.all(kept | (out == quantized))
+    assert 0.4 < float((kept & (x != quantized)).sum() / (x != quantized).sum()) < 0.6
+    grad, = torch.autograd.grad(out.sum(), [x])
+    assert torch.all(grad[kept & (x != quantized)] == 1)
+
+
+def test_qdrop_input_takes_each_element_from_one_of_the_two_in_their_layout():
+    torch.manual_seed(1)
+    x_q = torch.randn(4, 6, 5, 3).contiguous(memory_format=torch.channels_last)
+    x_fp = (x_q + 10).contiguous(memory_format=torch.channels_last)
+    mixed = _fused.qdrop_input(x_q, x_fp, 0.5)
+    from_fp = mixed == x_fp
+    assert torch.all(from_fp | (mixed == x_q)) and 0.35 < float(from_fp.float().mean()) < 0.65
+    assert mixed.is_contiguous(memory_format=torch.channels_last) and not mixed.is_contiguous()
+
+
+def test_reconstruction_loss_is_the_channel_sum_averaged_over_the_rest():
+    g = torch.Generator().manual_seed(3)
+    for shape in [(4, 6, 5, 3), (5, 10)]:
+        out, target = torch.randn(shape, generator=g), torch.randn(shape, generator=g)
+        layouts = [torch.contiguous_format] + ([torch.channels_last] if len(shape) == 4 else [])
+        for layout in layouts:
+            a = out.contiguous(memory_format=layout).requires_grad_(True)
+            b = target.contiguous(memory_format=layout)
+            reference = (out - target).pow(2).sum(1).mean()
+            assert torch.allclose(_fused.reconstruction_loss(a, b), reference, rtol=1e-6)
+            grad, = torch.autograd.grad(_fused.reconstruction_loss(a, b), [a])
+            assert torch.allclose(grad, 2 * (out - target) / (out.numel() // shape[1]), rtol=1e-5)
+
+
 def test_channels_last_feature_maps_stay_channels_last_and_quantize_the_same():
     """Reconstruction hands feature maps over channels-last (so that the convolution after the
     quantizer runs on channels-last kernels): the quantizer keeps that layout, without a copy of
-    the input into another order, and gives the values and gradients of the plain layout; QDrop's
-    noise goes with its own element whatever its layout."""
+    the input into another order, and gives the values and gradients of the plain layout."""
     g = torch.Generator().manual_seed(2)
     x = torch.randn(4, 6, 5, 3, generator=g)
-    noise = torch.rand(x.shape, generator=g)
     plain = x.clone().requires_grad_(True)
     last = x.contiguous(memory_format=torch.channels_last).requires_grad_(True)
-    for keep, keep_last in ((None, None), (noise, noise), (noise, noise.contiguous(memory_format=torch.channels_last))):
+    for drop_prob in (0.0, 1.0):
         log_scale = torch.zeros(1, requires_grad=True)
         args = (torch.tensor([0.05]), log_scale, torch.tensor([3.0]), torch.tensor(0.0), torch.tensor(255.0))
-        a, b = _fused.act_fake_quant(plain, *args, keep, 0.5), _fused.act_fake_quant(last, *args, keep_last, 0.5)
+        a, b = _fused.act_fake_quant(plain, *args, drop_prob), _fused.act_fake_quant(last, *args, drop_prob)
         assert torch.equal(a, b)
         assert b.is_contiguous(memory_format=torch.channels_last) and not b.is_contiguous()
         (x_a, scale_a), (x_b, scale_b) = (torch.autograd.grad(a.pow(2).sum(), [plain, log_scale]),
                                           torch.autograd.grad(b.pow(2).sum(), [last, log_scale]))
         assert torch.equal(x_a, x_b)
-        assert torch.allclose(scale_a, scale_b, rtol=1e-4)  # a sum over the elements, in another order
+        if drop_prob == 0.0:  # a sum over the elements, in another order
+            assert torch.allclose(scale_a, scale_b, rtol=1e-4)
 
 
 def test_soft_weight_and_penalty_match_their_definitions():
@@ -101,3 +142,33 @@ def test_one_graph_serves_layers_of_every_shape():
         (soft(v, floor, scale0, log_scale, *bounds).sum() + penalty(v, beta).sum()).backward()
     torch._dynamo.reset()
     assert len(graphs) == 2, [g.code for g in graphs]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (CI has none; run it on the device)")
+def test_qdrop_draws_anew_at_every_replay_of_a_captured_step_on_a_gpu():
+    """Compiled, QDrop's draws are made in the kernel from seeds the step draws on the device: a
+    step captured as a CUDA graph must draw new ones at each replay, not replay the first."""
+    x = torch.randn(32, 4096, device="cuda")
+    args = [torch.tensor([0.3], device="cuda"), torch.zeros(1, device="cuda"), torch.tensor([7.0], device="cuda"),
+            torch.tensor(0.0, device="cuda"), torch.tensor(15.0, device="cuda")]
+    out = torch.empty_like(x)
+
+    def step():
+        out.copy_(_fused.act_fake_quant(x, *args, 0.5))
+
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):  # compile and warm up outside the capture
+            step()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        step()
+    masks = []
+    for _ in range(3):
+        graph.replay()
+        masks.append((out == x).clone())
+    torch.cuda.synchronize()
+    assert not torch.equal(masks[0], masks[1]) and not torch.equal(masks[1], masks[2])
+    assert all(0.4 < float(m.float().mean()) < 0.6 for m in masks)

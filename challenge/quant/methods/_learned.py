@@ -101,9 +101,8 @@ class LearnedQuantLayer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if hasattr(self, "act_scale0"):
-            noise = torch.rand_like(x) if self.dropping and self.drop_prob > 0 else None
             x = act_fake_quant(x, self.act_scale0, self.act_log_scale, self.zero_point, *self.act_bounds,
-                               noise, self.drop_prob)
+                               self.drop_prob if self.dropping else 0.0)
         layer = self.qlayer.layer
         if isinstance(layer, nn.Conv2d):
             return layer._conv_forward(x, self.weight(), layer.bias)

@@ -16,6 +16,7 @@ import sys
 import torch
 
 from ...graphed_steps import run_steps
+from ._fused import qdrop_input, reconstruction_loss
 
 
 def _schedules(settings, iterations: int, samples: int, device) -> dict[str, torch.Tensor]:
@@ -29,8 +30,10 @@ def _schedules(settings, iterations: int, samples: int, device) -> dict[str, tor
     beta = settings.beta_end + (settings.beta_start - settings.beta_end) * (1 - progress)
     gate = (steps >= start).double()
     cosine = 0.5 * (1 + torch.cos(math.pi * steps / iterations))  # CosineAnnealingLR, eta_min 0
-    return {"index": index.to(device), "beta": beta.float().to(device), "gate": gate.float().to(device),
-            "cosine": cosine.float().to(device)}
+    # round_weight x the warm-up gate, and each learning rate x the cosine, as the step computed
+    # them (the same float32 products), one table each: a step reads a row instead of multiplying.
+    return {"index": index.to(device), "beta": beta.float().to(device),
+            "penalty_weight": (settings.round_weight * gate.float()).to(device), "cosine": cosine.float()}
 
 
 class UnitTrainer:
@@ -44,7 +47,7 @@ class UnitTrainer:
         self.times = None  # run(): the StepTimes of the loop
         self.loss = torch.zeros((), device=device)
         fused = dict(fused=True, capturable=device.type == "cuda")
-        self.optimisers, self.scaled = [], []  # scaled: (lr tensor, base lr) under the cosine decay
+        self.optimisers, self.scaled = [], []  # scaled: (lr tensor, its cosine-decayed rates a step)
         if self.learners:
             lr = torch.tensor(settings.lr_rounding, device=device)
             self.optimisers.append(torch.optim.Adam([l.v for l in self.learners], lr=lr, **fused))
@@ -56,7 +59,7 @@ class UnitTrainer:
             if params:
                 lr = torch.tensor(base, device=device)
                 self.optimisers.append(torch.optim.Adam(params, lr=lr, **fused))
-                self.scaled.append((lr, base))
+                self.scaled.append((lr, (base * self.sched["cosine"]).to(device)))
 
     @property
     def has_work(self) -> bool:
@@ -68,14 +71,14 @@ class UnitTrainer:
         index = sched["index"].index_select(0, self.counter).view(-1)
         x = self.x_q.take(index)
         if s.drop_prob > 0:  # QDrop: FP32 or quantized block input, element by element
-            x = torch.where(torch.rand_like(x) < s.drop_prob, self.x_fp.take(index), x)
-        loss = (self.block(x) - self.y_fp.take(index)).pow(2).sum(1).mean()
+            x = qdrop_input(x, self.x_fp.take(index), s.drop_prob)
+        loss = reconstruction_loss(self.block(x), self.y_fp.take(index))
         if self.learners:
             beta = sched["beta"].index_select(0, self.counter)
             regulariser = sum(l.rounding_penalty(beta) for l in self.learners)
-            loss = loss + s.round_weight * sched["gate"].index_select(0, self.counter).squeeze() * regulariser
-        for lr, base in self.scaled:
-            lr.copy_(base * sched["cosine"].index_select(0, self.counter).squeeze())
+            loss = loss + sched["penalty_weight"].index_select(0, self.counter).squeeze() * regulariser
+        for lr, rates in self.scaled:
+            lr.copy_(rates.index_select(0, self.counter).squeeze())
         loss.backward()
         for optimiser in self.optimisers:
             optimiser.step()
