@@ -217,9 +217,11 @@ class Distiller:
     memory-bound elementwise work, BatchNorms and reductions, so it pays to fuse them; two ways:
     - compiled="kernels" (the default): every BatchNorm of the copy computes its own output,
       activation and statistics' distance, in three Triton kernels on a GPU (_fused_bn.py); the
-      rest of the step is eager PyTorch (the convolutions are cuDNN's) and, on a GPU in bf16, is
-      captured as a CUDA graph after three eager steps and replayed (graphed_steps.py): eagerly,
-      Python kept the H100 busy 65% of the time (111 ms a MobileNetV2 step);
+      rest of the step is eager PyTorch (the convolutions are cuDNN's). With `cuda_graph` (on a
+      GPU in bf16) the step is captured as a CUDA graph after three eager steps and replayed
+      (graphed_steps.py). Off by default: once the generator ran channels-last the eager step
+      kept the GPU busy, and the graph's swing (a one-hot convolution per strided input) made a
+      MobileNetV2 step slower, 43.1 against 39.2 ms on an H100 (benchmarks/results/h200-speed.md);
     - compiled="step": torch.compile of the whole step (generator, teacher, statistics) on CUDA
       (unless DFQ_COMPILE=0), or wherever a torch.compile `backend` is named (the tests trace
       the CPU step with a counting backend). Its steps are the fastest measured (50 ms), but it
@@ -228,13 +230,14 @@ class Distiller:
     too (the kernels and the graph take bf16 channels-last maps), while "step" still compiles."""
 
     def __init__(self, model: nn.Module, jitter: int, precision: str, backend: str | None = None,
-                 compiled: str = "kernels", eps: float = 1e-6):
+                 compiled: str = "kernels", eps: float = 1e-6, cuda_graph: bool = False):
         self.device = next(model.parameters()).device
         self.precision, self.eps = precision, eps
         self.matched = compiled == "kernels"
         self.teacher = copy.deepcopy(model)
         on_gpu = self.device.type == "cuda"
-        self.graphed = self.matched and on_gpu and uses_bf16(precision, self.device) and graphs_enabled()
+        self.graphed = (cuda_graph and self.matched and on_gpu and uses_bf16(precision, self.device)
+                        and graphs_enabled())
         stencil = not self.matched and (backend is not None or (on_gpu and compile_enabled()))
         mode = "graph" if self.graphed else "stencil" if stencil else "host"
         self.swing = Swing(self.teacher, torch.Generator(), jitter, self.device, mode)
@@ -331,7 +334,7 @@ def _timing(times: StepTimes) -> str:
 @register_generator("genie")
 def genie(model, *, num_classes, input_shape=(3, 224, 224), num_samples=1024, batch_size=256, seed=0,
           iterations=200, lr_latent=0.1, lr_generator=0.01, decay=0.95, patience=100, min_lr=1e-4,
-          latent_dim=256, eps=1e-6, jitter=1, precision="auto", compiled="kernels"):
+          latent_dim=256, eps=1e-6, jitter=1, precision="auto", compiled="kernels", cuda_graph=False):
     """Genie-D images, `batch_size` at a time; `num_classes` is unused (no labels are needed).
 
     1,024 images by default: what block reconstruction (brecq) learns from, as in the paper.
@@ -340,7 +343,7 @@ def genie(model, *, num_classes, input_shape=(3, 224, 224), num_samples=1024, ba
     uses_bf16(precision, next(model.parameters()).device)  # a wrong precision fails before any work
     if compiled not in COMPILED:
         raise KitError(f"genie's compiled must be one of {', '.join(COMPILED)}; got {compiled!r}")
-    with Distiller(model, jitter, precision, compiled=compiled, eps=eps) as distiller:
+    with Distiller(model, jitter, precision, compiled=compiled, eps=eps, cuda_graph=cuda_graph) as distiller:
         for number, start in enumerate(range(0, num_samples, batch_size)):
             count = min(batch_size, num_samples - start)
             images = distiller.batch(count, batch_size=min(batch_size, num_samples), input_shape=input_shape,

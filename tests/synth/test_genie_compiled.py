@@ -94,22 +94,21 @@ def test_graph_mode_swing_makes_the_host_mode_s_images():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (CI has none; run it on the device)")
 def test_graphed_kernel_steps_make_the_eager_steps_images_on_a_gpu(monkeypatch, capsys):
-    """On a GPU in bf16, compiled="kernels" replays its steps as a CUDA graph: the images are those
-    of the same steps run eagerly (DFQ_CUDA_GRAPHS=0). cuDNN is held to deterministic algorithms
+    """On a GPU in bf16 with `cuda_graph`, compiled="kernels" replays its steps as a CUDA graph: the
+    images are those of the same steps run eagerly (the default). cuDNN is held to deterministic algorithms
     here: otherwise the two runs' convolutions may differ in the last bits, which Adam's
     normalised steps make visible after a few steps (0.25 apart after 12 steps on an H100)."""
     monkeypatch.setattr(torch.backends.cudnn, "deterministic", True)
     monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
 
-    def images(graphs: str):
-        monkeypatch.setenv("DFQ_CUDA_GRAPHS", graphs)
-        with genie.Distiller(_small_teacher().cuda(), 1, "bf16", compiled="kernels") as distiller:
-            assert distiller.graphed == (graphs == "1")
+    def images(cuda_graph: bool):
+        with genie.Distiller(_small_teacher().cuda(), 1, "bf16", compiled="kernels", cuda_graph=cuda_graph) as distiller:
+            assert distiller.graphed == cuda_graph
             made = distiller.batch(4, batch_size=4, input_shape=(3, 32, 32), seed=5, iterations=12, lr_latent=0.1,
                                    lr_generator=0.01, decay=0.95, patience=100, min_lr=1e-4, latent_dim=8, eps=1e-6)
             return made, distiller.times
 
-    (graphed, times), (eager, _) = images("1"), images("0")
+    (graphed, times), (eager, _) = images(True), images(False)
     assert times.first_steps == 3 and times.steps == 9 and "capture failed" not in capsys.readouterr().err
     assert torch.allclose(graphed, eager, atol=2e-2), float((graphed - eager).abs().max())
 

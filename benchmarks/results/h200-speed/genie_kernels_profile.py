@@ -21,8 +21,9 @@ settings = dict(batch_size=batch_size, input_shape=(3, side, side), lr_latent=0.
                 patience=100, min_lr=1e-4, latent_dim=256, eps=1e-6)
 
 
-def batch(iterations: int):
-    with genie.Distiller(model, 1, "auto", compiled="kernels") as distiller:
+def batch(iterations: int):  # graphed where DFQ_CUDA_GRAPHS=1 (cuda_graph: off by default since call 19)
+    graphs = os.environ.get("DFQ_CUDA_GRAPHS") == "1"
+    with genie.Distiller(model, 1, "auto", compiled="kernels", cuda_graph=graphs) as distiller:
         distiller.batch(batch_size, seed=0, iterations=iterations, **settings)
         return distiller.graphed, distiller.times
 
