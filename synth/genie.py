@@ -19,15 +19,15 @@ Departures, ours:
 - 200 steps per batch of 256 by default instead of 4,000 per batch of 128. Genie reports hours of
   distillation; a kit run has a 10-minute budget per model, most of it for reconstruction. On a
   GPU a step runs in bf16 (`precision="auto"`, float32 statistics and losses) with each
-  BatchNorm's work fused into hand-written Triton kernels (`compiled="kernels"`, Distiller). On
-  one H100 (benchmarks/results/h200-speed.md), MobileNetV2's 1,024 images took 101.6 s on a
-  machine's first run and 100.7 s on a later one with those kernels run eagerly (11.3 s then 5.7
-  s of it compiling and loading them, then 104-124 ms a step at batch 256); with the whole step
-  compiled by Inductor (`compiled="step"`, 50 ms a step) 166-187 s and 87 s, most of it compiling
-  726 kernels per model and batch size. The kernels' steps are now replayed as CUDA graphs.
+  BatchNorm's work fused into hand-written Triton kernels (`compiled="kernels"`, Distiller) and
+  every map channels-last, the generator's included. On one H100 (benchmarks/results/h200-speed.md)
+  a MobileNetV2 step at batch 256 takes 39.2 ms, and 1,024 images took 42.2 s in a whole run
+  (5.2 s of it compiling the kernels, then 43.2 ms a step replayed from a CUDA graph, which is
+  now off by default); with the whole step compiled by Inductor (`compiled="step"`) 166-187 s on
+  a machine's first run, most of it compiling 726 kernels per model and batch size.
 - The generator's two "upsample x2, then 3x3 convolution" pairs are computed as sub-pixel
-  convolutions (upsampled_conv): the same function of the same weights, without the upsampled
-  maps.
+  convolutions (synth/_subpixel.py): the same function of the same weights, without the
+  upsampled maps; the swing's pad and crop as one reflected window (synth/_reflect_window.py).
 - std = sqrt(unbiased var + eps) on both sides (the code takes torch.std without eps for the
   data); the image term is averaged over images instead of summed (its weight then does not
   grow with the batch size).
