@@ -26,7 +26,21 @@ def _pieces(length_in: int, start: int, length: int) -> tuple[int, int, int, int
     left = max(0, -start)
     right = max(0, start + length - length_in)
     middle_start = max(0, start)
+    if length - left - right < 1:
+        raise ValueError(f"a window must overlap the map itself: start {start}, length {length}, size {length_in}")
     return left, middle_start, length - left - right, right
+
+
+def _zeros(like: torch.Tensor, dim: int, count: int) -> torch.Tensor:
+    """`count` rows of zeros along `dim`, shaped and laid out as `like`'s rows."""
+    shape = list(like.shape)
+    shape[dim] = count
+    zeros = like.new_zeros(shape)
+    return zeros.contiguous(memory_format=torch.channels_last) if _channels_last(like) else zeros
+
+
+def _channels_last(x: torch.Tensor) -> bool:
+    return x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
 
 
 class _ReflectWindow(torch.autograd.Function):
@@ -35,6 +49,7 @@ class _ReflectWindow(torch.autograd.Function):
         size = x.shape[dim]
         left, middle_start, middle, right = _pieces(size, start, length)
         ctx.shape = (dim, size, left, middle_start, middle, right)
+        ctx.channels_last = _channels_last(x)
         parts = []
         if left:  # x[left], ..., x[1]
             parts.append(x.narrow(dim, 1, left).flip(dim))
@@ -46,13 +61,15 @@ class _ReflectWindow(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         dim, size, left, middle_start, middle, right = ctx.shape
+        if ctx.channels_last:  # the gradient in x's layout, as F.pad's backward gives it
+            grad = grad.contiguous(memory_format=torch.channels_last)
         parts = []
-        if middle_start:
-            parts.append(torch.zeros_like(grad.narrow(dim, 0, middle_start)))  # a few rows, in grad's layout
+        if middle_start:  # rows of x that only the reflected borders read (a few, for a swing)
+            parts.append(_zeros(grad, dim, middle_start))
         parts.append(grad.narrow(dim, left, middle))
         after = size - middle_start - middle
         if after:
-            parts.append(torch.zeros_like(grad.narrow(dim, 0, after)))
+            parts.append(_zeros(grad, dim, after))
         grad_x = torch.cat(parts, dim) if len(parts) > 1 else parts[0].clone(memory_format=torch.preserve_format)
         if left:
             grad_x.narrow(dim, 1, left).add_(grad.narrow(dim, 0, left).flip(dim))

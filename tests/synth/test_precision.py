@@ -1,4 +1,4 @@
-"""The bf16 and sub-pixel paths of the generators (synth/_precision.py, genie.upsampled_conv), on the CPU."""
+"""The bf16 and sub-pixel paths of the generators (synth/_precision.py, synth/_subpixel.py), on the CPU."""
 import pytest
 import torch
 import torch.nn.functional as F

@@ -43,8 +43,27 @@ def test_the_pad_is_f_pad_s_reflection(layout):
     assert torch.allclose(_gradient(reference, x, 1), _gradient(padded, x, 1), atol=1e-12)
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dim", [2, 3])
+def test_every_window_is_the_reflected_index_with_its_gradient(layout, dim):
+    """Any window that overlaps the map, shorter or longer than it: x[reflect(start + i)]."""
+    x = _map(layout)
+    size = x.shape[dim]
+    for start in range(-(size - 1), size):
+        for length in range(1, 3 * size):
+            indices = [start + i for i in range(length)]
+            if indices[-1] > 2 * (size - 1) or max(indices) < 0 or min(indices) > size - 1:
+                continue
+            reflected = torch.tensor([-k if k < 0 else 2 * (size - 1) - k if k > size - 1 else k for k in indices])
+            reference, window = x.index_select(dim, reflected), reflect_window(x, dim, start, length)
+            assert torch.equal(reference, window), (start, length)
+            assert torch.allclose(_gradient(reference, x, length), _gradient(window, x, length), atol=1e-12)
+
+
 def test_an_unshifted_map_is_passed_on_and_a_reach_beyond_the_map_is_refused():
     x = _map(torch.contiguous_format)
     assert reflect_shift(x, 0, 0) is x
     with pytest.raises(ValueError, match="beyond the map"):
         reflect_window(x, 2, -7, 7)  # reflect(-7) is outside a 7-row map
+    with pytest.raises(ValueError, match="overlap the map"):
+        reflect_window(x, 2, -3, 2)  # rows 3 and 2 reflected, none of the map's own
