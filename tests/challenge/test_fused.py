@@ -151,10 +151,11 @@ def test_qdrop_draws_anew_at_every_replay_of_a_captured_step_on_a_gpu():
     x = torch.randn(32, 4096, device="cuda")
     args = [torch.tensor([0.3], device="cuda"), torch.zeros(1, device="cuda"), torch.tensor([7.0], device="cuda"),
             torch.tensor(0.0, device="cuda"), torch.tensor(15.0, device="cuda")]
-    out = torch.empty_like(x)
+    out, mixed = torch.empty_like(x), torch.empty_like(x)
 
     def step():
         out.copy_(_fused.act_fake_quant(x, *args, 0.5))
+        mixed.copy_(_fused.qdrop_input(x, x + 1, 0.5))  # the block input's mix draws the same way
 
     side = torch.cuda.Stream()
     side.wait_stream(torch.cuda.current_stream())
@@ -165,10 +166,12 @@ def test_qdrop_draws_anew_at_every_replay_of_a_captured_step_on_a_gpu():
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
         step()
-    masks = []
+    masks, mixes = [], []
     for _ in range(3):
         graph.replay()
         masks.append((out == x).clone())
+        mixes.append((mixed == x).clone())
     torch.cuda.synchronize()
-    assert not torch.equal(masks[0], masks[1]) and not torch.equal(masks[1], masks[2])
-    assert all(0.4 < float(m.float().mean()) < 0.6 for m in masks)
+    for drawn in (masks, mixes):
+        assert not torch.equal(drawn[0], drawn[1]) and not torch.equal(drawn[1], drawn[2])
+        assert all(0.4 < float(m.float().mean()) < 0.6 for m in drawn)
