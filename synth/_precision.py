@@ -74,5 +74,10 @@ def channel_var_mean(x: torch.Tensor, dims: tuple[int, ...], correction: int = 1
     return var, mean
 
 
+def is_channels_last(x: torch.Tensor) -> bool:
+    """Whether x is a 4-d map laid out channels-last (and not also plainly contiguous)."""
+    return x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
+
+
 def channels_last_input(x: torch.Tensor, bf16: bool) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last) if bf16 and x.is_cuda and x.dim() == 4 else x

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import torch
 
+from synth._precision import is_channels_last
+
 
 def _pieces(length_in: int, start: int, length: int) -> tuple[int, int, int, int]:
     """(left, middle start, middle length, right): `left` reflected values before the middle slice
@@ -36,11 +38,8 @@ def _zeros(like: torch.Tensor, dim: int, count: int) -> torch.Tensor:
     shape = list(like.shape)
     shape[dim] = count
     zeros = like.new_zeros(shape)
-    return zeros.contiguous(memory_format=torch.channels_last) if _channels_last(like) else zeros
+    return zeros.contiguous(memory_format=torch.channels_last) if is_channels_last(like) else zeros
 
-
-def _channels_last(x: torch.Tensor) -> bool:
-    return x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
 
 
 class _ReflectWindow(torch.autograd.Function):
@@ -49,7 +48,7 @@ class _ReflectWindow(torch.autograd.Function):
         size = x.shape[dim]
         left, middle_start, middle, right = _pieces(size, start, length)
         ctx.shape = (dim, size, left, middle_start, middle, right)
-        ctx.channels_last = _channels_last(x)
+        ctx.channels_last = is_channels_last(x)
         parts = []
         if left:  # x[left], ..., x[1]
             parts.append(x.narrow(dim, 1, left).flip(dim))

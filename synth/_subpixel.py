@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from synth._precision import is_channels_last
+
 
 def phase_taps() -> torch.Tensor:
     """taps[p, r, d] = 1 where tap d of a 3x3 kernel, for output phase p of a x2 nearest upsampling,
@@ -25,10 +27,6 @@ def phase_taps() -> torch.Tensor:
         for tap in range(3):
             taps[phase, (phase + tap - 1) // 2 + 1, tap] = 1
     return taps
-
-
-def is_channels_last(x: torch.Tensor) -> bool:
-    return x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
 
 
 def interleave_phases(y: torch.Tensor) -> torch.Tensor:

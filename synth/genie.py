@@ -55,9 +55,9 @@ from synth import register_generator
 from synth._bn_stats import batchnorm_layers, frozen_teacher
 from synth._fused_bn import matched_batchnorms, statistics_distance
 from synth._plateau import plateau_step
-from synth._precision import channel_var_mean, channels_last_input, tensor_cores, uses_bf16
+from synth._precision import channel_var_mean, channels_last_input, is_channels_last, tensor_cores, uses_bf16
 from synth._reflect_window import reflect_pad, reflect_shift
-from synth._subpixel import is_channels_last, phase_taps, upsampled_conv
+from synth._subpixel import phase_taps, upsampled_conv
 
 
 COMPILED = ("kernels", "step")  # what a GPU compiles: each BatchNorm's work, or the whole step (Distiller)
