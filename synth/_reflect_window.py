@@ -41,7 +41,6 @@ def _zeros(like: torch.Tensor, dim: int, count: int) -> torch.Tensor:
     return zeros.contiguous(memory_format=torch.channels_last) if is_channels_last(like) else zeros
 
 
-
 class _ReflectWindow(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, dim: int, start: int, length: int):
