@@ -53,7 +53,7 @@ def run_steps(step, iterations, device, **kwargs):
                 p.copy_(value)
         key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
         print(f"== profile of 50 steps, unit {current['unit']}\n"
-              + prof.key_averages().table(sort_by=key, row_limit=15, max_name_column_width=70), file=sys.stderr)
+              + prof.key_averages().table(sort_by=key, row_limit=30, max_name_column_width=90), file=sys.stderr)
     return times
 
 
