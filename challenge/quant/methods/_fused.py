@@ -32,12 +32,15 @@ def round_ste(x: torch.Tensor) -> torch.Tensor:
     return (torch.round(x) - x).detach() + x
 
 
-def _act_fake_quant(x, scale0, log_scale, zero_point, qmin, qmax, drop_prob: float = 0.0):
+def _act_fake_quant(x, scale0, log_scale, zero_point, qmin, qmax, drop_prob: float = 0.0, low=None, high=None):
     """LSQ fake quantization of x (batch, rest) with the step size s0 * exp(t); with `drop_prob`
     > 0, QDrop keeps x itself where a uniform draw is below it. The draw is made here: compiled,
     it is generated inside the kernel (the backward keeps a mask of bytes), instead of a float
     tensor written, read, and read again by the backward (a third of the chain's memory traffic
-    in MobileNetV2's large early blocks)."""
+    in MobileNetV2's large early blocks). `low`, `high` (0-d tensors, infinite for none): the
+    clamp of an activation absorbed into the chain (_absorbed.py), applied to x first."""
+    if low is not None:
+        x = torch.clamp(x, low, high)
     scale = scale0 * torch.exp(log_scale)
     quantized = (torch.clamp(round_ste(x / scale) + zero_point, qmin, qmax) - zero_point) * scale
     if drop_prob > 0:
@@ -90,11 +93,11 @@ def _rows(x: torch.Tensor) -> tuple[Callable, Callable]:
     return (lambda t: t.reshape(len(t), -1)), (lambda rows: rows.view(x.shape))
 
 
-def act_fake_quant(x, scale0, log_scale, zero_point, qmin, qmax, drop_prob: float = 0.0):
-    """`_act_fake_quant` for x of any shape and layout (qmin, qmax: 0-d tensors on x's device;
-    the step size is one for the tensor, so the order of the elements in a row does not matter)."""
+def act_fake_quant(x, scale0, log_scale, zero_point, qmin, qmax, drop_prob: float = 0.0, low=None, high=None):
+    """`_act_fake_quant` for x of any shape and layout (qmin, qmax, low, high: 0-d tensors on x's
+    device; the step size is one for the tensor, so the order of the elements in a row does not matter)."""
     to_rows, back = _rows(x)
-    return back(_act_fake_quant_2d(to_rows(x), scale0, log_scale, zero_point, qmin, qmax, drop_prob))
+    return back(_act_fake_quant_2d(to_rows(x), scale0, log_scale, zero_point, qmin, qmax, drop_prob, low, high))
 
 
 def qdrop_input(x_q, x_fp, drop_prob: float):

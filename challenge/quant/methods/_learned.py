@@ -19,6 +19,8 @@ its unquantized value with probability `drop_prob`.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -71,8 +73,18 @@ class LearnedQuantLayer(nn.Module):
             self.register_buffer("act_bounds", torch.tensor([self.qmin, self.qmax], dtype=torch.float32,
                                                             device=act.scale.device))
             self.register_buffer("zero_point", act.zero_point.detach().clone().float())
+            # An activation absorbed into this quantizer (_absorbed.py) clamps its input to these.
+            self.register_buffer("input_clamp", torch.tensor([-math.inf, math.inf], device=act.scale.device))
 
     # ---------------------------------------------------------------- learning
+    def absorb_clamp(self, low: float, high: float) -> bool:
+        """Clamp the input to [low, high] before quantizing it (an absorbed activation); False
+        where this layer has no input quantizer to absorb into."""
+        if not hasattr(self, "input_clamp"):
+            return False
+        self.input_clamp.copy_(torch.tensor([low, high]))
+        return True
+
     def rounding_penalty(self, beta: torch.Tensor) -> torch.Tensor:
         """AdaRound's regulariser for this layer's weights (0 where rounding is not learned)."""
         return rounding_penalty(self.v, beta) if hasattr(self, "v") else torch.zeros((), device=beta.device)
@@ -102,7 +114,7 @@ class LearnedQuantLayer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if hasattr(self, "act_scale0"):
             x = act_fake_quant(x, self.act_scale0, self.act_log_scale, self.zero_point, *self.act_bounds,
-                               self.drop_prob if self.dropping else 0.0)
+                               self.drop_prob if self.dropping else 0.0, *self.input_clamp)
         layer = self.qlayer.layer
         if isinstance(layer, nn.Conv2d):
             return layer._conv_forward(x, self.weight(), layer.bias)

@@ -1,0 +1,68 @@
+"""Activations absorbed into the quantizer after them, while a unit is reconstructed.
+
+In MobileNetV2's and ShuffleNetV2's blocks a ReLU6 or ReLU feeds the next quantized layer and
+nothing else (both are links of one Sequential chain). Run as a module, the activation reads and
+writes its whole feature map forward and three times over backward; in MobileNetV2's 112x112
+blocks those are the largest maps of the step, which is memory-bound. Absorbed, the activation
+is a clamp at the start of the next layer's fused fake-quantization chain (_fused.py): the same
+values and, but where an input is exactly on a clamp bound, the same gradients; one pass fewer
+each way. Only for the loop: `absorb` hands back how to put the modules back, which reconstruct
+does before the next unit captures its inputs.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+from torch import nn
+
+from ._learned import LearnedQuantLayer
+
+# What each activation clamps its input to.
+CLAMPS: dict[type, Callable[[nn.Module], tuple[float, float]]] = {
+    nn.ReLU: lambda m: (0.0, math.inf),
+    nn.ReLU6: lambda m: (0.0, 6.0),
+}
+
+
+def _is_plain_chain(module: nn.Module) -> bool:
+    """A Sequential that runs its children one after another (not a subclass with a forward of its own)."""
+    return isinstance(module, nn.Sequential) and type(module).forward is nn.Sequential.forward
+
+
+def _links(chain: nn.Sequential) -> list[tuple[nn.Module, str, nn.Module]]:
+    """The modules a value passes through in `chain`, in order, nested plain chains opened:
+    (parent, name, module). Identities (folded BatchNorms) pass values on and are left out."""
+    links = []
+    for name, child in chain.named_children():
+        if _is_plain_chain(child):
+            links.extend(_links(child))
+        elif not isinstance(child, nn.Identity):
+            links.append((chain, name, child))
+    return links
+
+
+def _outermost_chains(module: nn.Module) -> list[nn.Sequential]:
+    if _is_plain_chain(module):
+        return [module]
+    return [chain for child in module.children() for chain in _outermost_chains(child)]
+
+
+def absorb(unit: nn.Module) -> Callable[[], None]:
+    """Absorb every activation of `unit` that only feeds a learned quantized layer into that layer's
+    input quantizer; returns a function that puts the activations back."""
+    absorbed = []
+    for chain in _outermost_chains(unit):
+        links = _links(chain)
+        for (parent, name, activation), (_, _, layer) in zip(links, links[1:]):
+            clamp = CLAMPS.get(type(activation))
+            if clamp and isinstance(layer, LearnedQuantLayer) and layer.absorb_clamp(*clamp(activation)):
+                setattr(parent, name, nn.Identity())
+                absorbed.append((parent, name, activation, layer))
+
+    def restore() -> None:
+        for parent, name, activation, layer in absorbed:
+            setattr(parent, name, activation)
+            layer.absorb_clamp(-math.inf, math.inf)
+
+    return restore
