@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 20, device call 21 (written 2026-12-07, tenth session): where a brecq step's GPU time goes
 # now (the third session's profile, call 8, predates channels-last, the fused QDrop draws and the
-# per-row regulariser), then what call 20 was to measure. About 380 s:
+# per-row regulariser; with the activations absorbed into the fused quantizer chains, commit
+# edb202e), then what call 20 was to measure. About 380 s:
 # 1. profile_brecq_units.py: MobileNetV2 w4a8, Gaussian 256 images, brecq 300 iterations; 50
 #    replayed steps of features.2, features.3, features.10, features.14 and features.17 under
 #    torch.profiler (top 30 kernels each);
