@@ -103,9 +103,29 @@ def test_soft_weight_and_penalty_match_their_definitions():
     weight = _fused.soft_weight(v, floor, scale0, log_scale, torch.tensor(-7.0), torch.tensor(7.0))
     assert torch.allclose(weight, torch.clamp(floor + h, -7, 7) * scale0.view(-1, 1))
     beta = torch.tensor([2.0])
-    assert torch.allclose(_fused.rounding_penalty(v, beta), (1 - (2 * h - 1).abs().pow(2)).sum())
-    assert _fused.rounding_penalty(v, beta).shape == ()  # the rows summed (the compiled part gives rows)
+    together, penalty = _fused.soft_weight_and_penalty(v, floor, scale0, log_scale, torch.tensor(-7.0),
+                                                       torch.tensor(7.0), beta)
+    assert torch.equal(together, weight)
+    assert torch.allclose(penalty, (1 - (2 * h - 1).abs().pow(2)).sum())
+    assert penalty.shape == ()  # the rows summed (the compiled part gives rows)
     assert torch.allclose(_fused._rounding_penalty(v, beta), (1 - (2 * h - 1).abs().pow(2)).sum(dim=1))
+
+
+def test_compiled_soft_weight_and_penalty_are_the_eager_ones():
+    compiled = torch.compile(_fused._soft_weight_and_penalty, dynamic=True)
+    g = torch.Generator().manual_seed(4)
+    bounds, beta = (torch.tensor(-7.0), torch.tensor(7.0)), torch.tensor([5.0])
+    for channels, rest in [(6, 36), (10, 7)]:
+        v = torch.randn(channels, rest, generator=g).requires_grad_(True)
+        log_scale = (torch.randn(channels, generator=g) * 0.1).requires_grad_(True)
+        floor, scale0 = torch.floor(torch.randn(channels, rest, generator=g) * 3), torch.rand(channels, generator=g) + 0.1
+        results = []
+        for fn in (_fused._soft_weight_and_penalty, compiled):
+            weight, rows = fn(v, floor, scale0, log_scale, *bounds, beta)
+            loss = weight.pow(2).sum() + 0.3 * rows.sum()
+            results.append((weight, rows, *torch.autograd.grad(loss, [v, log_scale])))
+        for a, b in zip(*results):
+            assert torch.allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_steps_run_eagerly_on_the_cpu_and_report():
@@ -125,23 +145,23 @@ def test_compile_switch(monkeypatch, value):
 
 def test_one_graph_serves_layers_of_every_shape():
     """The rounding variables of a stem, a depthwise and a pointwise layer: Dynamo traces the soft
-    weight and the regulariser once each (a counting backend; each compilation costs seconds on a GPU)."""
+    weight with its regulariser once (a counting backend; each compilation costs seconds on a GPU)."""
     import torch._dynamo
 
     counting, graphs = counting_backend()
 
     torch._dynamo.reset()
     dynamic_settings()
-    soft = torch.compile(_fused._soft_weight, backend=counting, dynamic=True)
-    penalty = torch.compile(_fused._rounding_penalty, backend=counting, dynamic=True)
+    together = torch.compile(_fused._soft_weight_and_penalty, backend=counting, dynamic=True)
     bounds, beta = torch.tensor([-7.0, 7.0]), torch.tensor([2.0])
     for channels, rest in [(32, 27), (32, 9), (96, 16), (16, 96)]:
         v = torch.nn.Parameter(torch.randn(channels, rest))
         floor, scale0 = torch.zeros(channels, rest), torch.rand(channels) + 0.1
         log_scale = torch.nn.Parameter(torch.zeros(channels))
-        (soft(v, floor, scale0, log_scale, *bounds).sum() + penalty(v, beta).sum()).backward()
+        weight, rows = together(v, floor, scale0, log_scale, *bounds, beta)
+        (weight.sum() + rows.sum()).backward()
     torch._dynamo.reset()
-    assert len(graphs) == 2, [g.code for g in graphs]
+    assert len(graphs) == 1, [g.code for g in graphs]
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (CI has none; run it on the device)")

@@ -28,7 +28,7 @@ from torch import nn
 from ...size import weight_grid
 from ..modules import QuantLayer
 
-from ._fused import GAMMA, ZETA, act_fake_quant, rectified_sigmoid, rounding_penalty, soft_weight
+from ._fused import GAMMA, ZETA, act_fake_quant, rectified_sigmoid, soft_weight, soft_weight_and_penalty
 
 
 def inverse_rectified_sigmoid(h: torch.Tensor) -> torch.Tensor:
@@ -43,6 +43,11 @@ class LearnedQuantLayer(nn.Module):
         self.drop_prob = drop_prob
         self.dropping = False
         self.soft = learn_rounding  # soft rounding while learning; hard (final) otherwise
+        # While learning the rounding, the trainer sets `beta` before each forward, and the
+        # forward leaves AdaRound's regulariser in `penalty`: computed with the soft weight, in
+        # one fused chain (_fused.py).
+        self.beta: torch.Tensor | None = None
+        self.penalty: torch.Tensor | None = None
         self.quantizes_weight = qlayer.weight_int is not None
         fp_weight = fp_weight.detach().float()
         self.weight_shape = tuple(fp_weight.shape)
@@ -85,10 +90,6 @@ class LearnedQuantLayer(nn.Module):
         self.input_clamp.copy_(torch.tensor([low, high]))
         return True
 
-    def rounding_penalty(self, beta: torch.Tensor) -> torch.Tensor:
-        """AdaRound's regulariser for this layer's weights (0 where rounding is not learned)."""
-        return rounding_penalty(self.v, beta) if hasattr(self, "v") else torch.zeros((), device=beta.device)
-
     def weight_integers(self) -> torch.Tensor:
         """The integers, (output channels, rest)."""
         if not hasattr(self, "v"):
@@ -106,7 +107,11 @@ class LearnedQuantLayer(nn.Module):
         if not self.quantizes_weight:
             return self.fp_weight
         if self.soft and hasattr(self, "v"):  # one fused chain on a GPU (_fused.py)
-            flat = soft_weight(self.v, self.floor, self.weight_scale0, self.weight_log_scale, *self.bounds)
+            args = (self.v, self.floor, self.weight_scale0, self.weight_log_scale, *self.bounds)
+            if self.beta is None:
+                flat = soft_weight(*args)
+            else:
+                flat, self.penalty = soft_weight_and_penalty(*args, self.beta)
         else:
             flat = self.weight_integers() * self.weight_scale().view(-1, 1)
         return flat.view(self.weight_shape)

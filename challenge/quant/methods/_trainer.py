@@ -72,10 +72,12 @@ class UnitTrainer:
         x = self.x_q.take(index)
         if s.drop_prob > 0:  # QDrop: FP32 or quantized block input, element by element
             x = qdrop_input(x, self.x_fp.take(index), s.drop_prob)
+        beta = sched["beta"].index_select(0, self.counter)
+        for learner in self.learners:  # each forward leaves its layer's regulariser (_learned.py)
+            learner.beta = beta
         loss = reconstruction_loss(self.block(x), self.y_fp.take(index))
         if self.learners:
-            beta = sched["beta"].index_select(0, self.counter)
-            regulariser = sum(l.rounding_penalty(beta) for l in self.learners)
+            regulariser = sum(learner.penalty for learner in self.learners)
             loss = loss + sched["penalty_weight"].index_select(0, self.counter).squeeze() * regulariser
         for lr, rates in self.scaled:
             lr.copy_(rates.index_select(0, self.counter).squeeze())
@@ -85,6 +87,8 @@ class UnitTrainer:
         with torch.no_grad():
             self.loss.copy_(loss.detach())
             self.counter.add_(1)
+        for learner in self.learners:
+            learner.beta = learner.penalty = None
 
     def _zero_grad(self) -> None:
         for optimiser in self.optimisers:
