@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 20, device call 22 (written 2026-12-07, tenth session), on the code of commit 2c0f1f1 and
+# Issue 20, device call 22 (written 2026-12-07, tenth session), on the code of commit 37b5e9d and
 # after: besides call 21's changes, the activation chain's step-size gradient is summed per pixel
 # row (call 21's profile: in the 112x112 blocks the chain's backward was a pointwise kernel plus a
 # reduction to one number reading x, the gradient and the mask again). About 480 s:
