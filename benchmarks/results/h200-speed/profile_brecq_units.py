@@ -43,7 +43,7 @@ def run_steps(step, iterations, device, **kwargs):
             with torch.cuda.graph(graph):
                 step()
         activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
-        with profile(activities=activities) as prof:
+        with profile(activities=activities, record_shapes=True) as prof:
             for _ in range(50):
                 graph.replay() if graph is not None else step()
             if device.type == "cuda":
@@ -54,6 +54,10 @@ def run_steps(step, iterations, device, **kwargs):
         key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
         print(f"== profile of 50 steps, unit {current['unit']}\n"
               + prof.key_averages().table(sort_by=key, row_limit=30, max_name_column_width=90), file=sys.stderr)
+        # Which operators (and shapes) launch copies and other elementwise kernels outside the chains.
+        print(f"== operators by input shapes, unit {current['unit']}\n"
+              + prof.key_averages(group_by_input_shape=True).table(sort_by=key, row_limit=40, max_name_column_width=50,
+                                                                   max_shapes_column_width=100), file=sys.stderr)
     return times
 
 
