@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Issue 20, device call 22 (written 2026-12-07, tenth session), on the code of commit 37b5e9d and
-# after: besides call 21's changes, the activation chain's step-size gradient is summed per pixel
+# Issue 20, device call 22 (written 2026-12-07, tenth session; not run: no machine). Run it on
+# branch per-row-step-grad (commit 37b5e9d; main backs that change out until it is measured):
+# besides call 21's changes, the activation chain's step-size gradient is summed per pixel
 # row (call 21's profile: in the 112x112 blocks the chain's backward was a pointwise kernel plus a
 # reduction to one number reading x, the gradient and the mask again). About 480 s:
 # 1. MobileNetV2's whole `w4a8 genie brecq` command at the defaults, fresh caches, artifact kept;
