@@ -5,8 +5,8 @@ nothing else (both are links of one Sequential chain). Run as a module, the acti
 writes its whole feature map forward and three times over backward; in MobileNetV2's 112x112
 blocks those are the largest maps of the step, which is memory-bound. Absorbed, the activation
 is a clamp at the start of the next layer's fused fake-quantization chain (_fused.py): the same
-values and, but where an input is exactly on a clamp bound, the same gradients; one pass fewer
-each way. Only for the loop: `absorb` hands back how to put the modules back, which reconstruct
+values, and the same gradients but at a few exact ties of the quantizer's lowest level
+(tests/challenge/test_absorbed.py); one pass over the map fewer forward, three backward. Only for the loop: `absorb` hands back how to put the modules back, which reconstruct
 does before the next unit captures its inputs.
 """
 from __future__ import annotations
@@ -19,10 +19,7 @@ from torch import nn
 from ._learned import LearnedQuantLayer
 
 # What each activation clamps its input to.
-CLAMPS: dict[type, Callable[[nn.Module], tuple[float, float]]] = {
-    nn.ReLU: lambda m: (0.0, math.inf),
-    nn.ReLU6: lambda m: (0.0, 6.0),
-}
+CLAMPS: dict[type, tuple[float, float]] = {nn.ReLU: (0.0, math.inf), nn.ReLU6: (0.0, 6.0)}
 
 
 def _is_plain_chain(module: nn.Module) -> bool:
@@ -56,7 +53,7 @@ def absorb(unit: nn.Module) -> Callable[[], None]:
         links = _links(chain)
         for (parent, name, activation), (_, _, layer) in zip(links, links[1:]):
             clamp = CLAMPS.get(type(activation))
-            if clamp and isinstance(layer, LearnedQuantLayer) and layer.absorb_clamp(*clamp(activation)):
+            if clamp and isinstance(layer, LearnedQuantLayer) and layer.absorb_clamp(*clamp):
                 setattr(parent, name, nn.Identity())
                 absorbed.append((parent, name, activation, layer))
 
