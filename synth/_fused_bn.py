@@ -31,7 +31,7 @@ from torch import nn
 from challenge.compiling import compile_enabled
 from challenge.process import log
 from synth._bn_stats import batchnorm_layers
-from synth._precision import channel_var_mean
+from synth._precision import channel_var_mean, is_channels_last
 
 # The activations that may follow a BatchNorm and are applied with it: (low, high) clamp bounds.
 FUSED_ACTIVATIONS = {nn.ReLU: (0.0, None), nn.ReLU6: (0.0, 6.0)}
@@ -78,7 +78,7 @@ def normalise_and_match(x: torch.Tensor, scale, shift, target_mean, target_std, 
     """`_normalise_and_match` for a (N, C, H, W) map x and per-channel (C,) float32 vectors. A
     channels-last map is handed over as its (N*H*W, C) matrix, without a copy: on a GPU to the
     three Triton kernels (_bn_kernels.py), elsewhere to the twin; any other map to the twin as it is."""
-    if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+    if is_channels_last(x):
         n, c, h, w = x.shape
         matrix = x.permute(0, 2, 3, 1).reshape(n * h * w, c)
         kernels = _triton_function() if x.is_cuda and compile_enabled() else None
