@@ -23,13 +23,15 @@ def test_compiled_activation_chain_is_the_eager_one():
         x = x.reshape(len(x), -1).requires_grad_(True)
         log_scale = torch.zeros(1, requires_grad=True)
         for drop_prob in (0.0, 1.0):  # QDrop off, and every element kept (its draws cannot decide)
-            args = (torch.tensor([0.1]), log_scale, torch.tensor([3.0]), *bounds, drop_prob)
-            eager, fused = _fused._act_fake_quant(x, *args), compiled(x, *args)
-            assert torch.allclose(eager, fused, atol=1e-6)
-            assert drop_prob == 0.0 or torch.equal(fused, x)
-            for a, b in zip(torch.autograd.grad(eager.pow(2).sum(), [x, log_scale]),
-                            torch.autograd.grad(fused.pow(2).sum(), [x, log_scale])):
-                assert torch.allclose(a, b, rtol=1e-5, atol=1e-6)
+            # The step size once for the tensor, or broadcast over the rows as act_fake_quant hands it over.
+            for given in (log_scale, log_scale.expand(len(x), 1)):
+                args = (torch.tensor([0.1]), given, torch.tensor([3.0]), *bounds, drop_prob)
+                eager, fused = _fused._act_fake_quant(x, *args), compiled(x, *args)
+                assert torch.allclose(eager, fused, atol=1e-6)
+                assert drop_prob == 0.0 or torch.equal(fused, x)
+                for a, b in zip(torch.autograd.grad(eager.pow(2).sum(), [x, log_scale]),
+                                torch.autograd.grad(fused.pow(2).sum(), [x, log_scale])):
+                    assert torch.allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("compiled", [False, True])
