@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Issue 20, device call 22 (written 2026-12-07, tenth session; not run: no machine). Run it on
-# branch per-row-step-grad (commit 37b5e9d; main backs that change out until it is measured):
+# Issue 20, device call 22 (written 2026-12-07, tenth session, when no machine came; run in the
+# eleventh session on branch per-row-step-grad, main plus 22f09c4, which re-applies 37b5e9d):
 # besides call 21's changes, the activation chain's step-size gradient is summed per pixel
 # row (call 21's profile: in the 112x112 blocks the chain's backward was a pointwise kernel plus a
 # reduction to one number reading x, the gradient and the mask again). About 480 s:
 # 1. MobileNetV2's whole `w4a8 genie brecq` command at the defaults, fresh caches, artifact kept;
-# 2. profile_brecq_units.py: features.2 and features.10, 50 replayed steps (MobileNetV2 w4a8,
-#    Gaussian 256 images, brecq 300 iterations; warm caches);
+# 2. profile_brecq_units.py: features.2 and features.10, 50 replayed steps and 5 eager steps
+#    whose operators are grouped by input shapes (MobileNetV2 w4a8, Gaussian 256 images, brecq 300
+#    iterations; warm caches);
 # 3. if at least 200 s are left: the ShuffleNetV2 stand-in's whole command, fresh caches, artifact kept.
 # Top-1 on the CPU machine: python -m benchmarks.evaluate_artifacts runs/c22/A.safetensors
 # (--data ../shared/assets/imagenet/val for MobileNetV2). Tarred under $OUT every 20 s.
@@ -25,7 +26,7 @@ timeout $((LIMIT - SECONDS < 70 ? LIMIT - SECONDS : 70)) python3 benchmarks/resu
   features.2,features.10 --model mobilenet_v2 --weights-dir .assets/weights \
   --data .assets/val-tiny --scheme w4a8 --generator gaussian --num-samples 256 --method brecq \
   --method-arg iterations=300 --device cuda --no-cache > $OUT/profile.txt 2> $OUT/profile.log
-echo "profile rc $? at $SECONDS s"; grep -a -A16 "== profile" $OUT/profile.log | cut -c1-100,190-260; keep
+echo "profile rc $? at $SECONDS s"; grep -a -A14 "== profile\|== operators" $OUT/profile.log | cut -c1-100,190-260; keep
 if [ $((LIMIT - SECONDS)) -ge 200 ]; then
   TORCHINDUCTOR_CACHE_DIR=/tmp/ind-c22-s TRITON_CACHE_DIR=/tmp/triton-c22-s timeout $((LIMIT - SECONDS)) \
     python3 -m benchmarks.pipeline_speed --out $OUT --label shufflenet -- --model shufflenet_v2_x1_0 \
