@@ -1,4 +1,4 @@
-"""Activations absorbed into the quantizer after them while a unit is reconstructed
+"""Activations and biases absorbed into the quantizer after them while a unit is reconstructed
 (challenge/quant/methods/_absorbed.py): which ones, the same values and gradients, put back after."""
 import copy
 
@@ -29,6 +29,11 @@ def rounded():
         if arch not in made:
             torch.manual_seed(0)
             fp32 = torchvision.models.get_model(arch, num_classes=10).eval()
+            for bn in fp32.modules():  # statistics as a trained model has: folded biases not zero
+                if isinstance(bn, nn.BatchNorm2d):
+                    bn.running_mean.normal_(0, 0.2)
+                    bn.running_var.uniform_(0.5, 1.5)
+                    bn.bias.data.normal_(0, 0.2)
             qmodel = prepare(fp32, get_scheme("w4a8"))
             calibrate(qmodel, _batches())
             made[arch] = fp32, freeze(qmodel)
@@ -40,14 +45,14 @@ def _activations(unit: nn.Module) -> list[nn.Module]:
     return [m for m in unit.modules() if isinstance(m, ACTIVATIONS)]
 
 
-@pytest.mark.parametrize("arch, unit_name, absorbed", [
-    ("mobilenet_v2", "features.2", 2),   # expand -> ReLU6 -> depthwise -> ReLU6 -> project
-    ("mobilenet_v2", "features.1", 1),   # depthwise -> ReLU6 -> project (no expansion)
-    ("mobilenet_v2", "features.18", 0),  # its ReLU6 is the unit's output
-    ("shufflenet_v2_x1_0", "stage2.1", 1),  # branch2: 1x1 -> ReLU -> depthwise
-    ("resnet18", "layer1.0", 0),          # a BasicBlock's ReLUs are not links of a chain
+@pytest.mark.parametrize("arch, unit_name, absorbed, biases", [
+    ("mobilenet_v2", "features.2", 2, 2),   # expand -> ReLU6 -> depthwise -> ReLU6 -> project
+    ("mobilenet_v2", "features.1", 1, 1),   # depthwise -> ReLU6 -> project (no expansion)
+    ("mobilenet_v2", "features.18", 0, 0),  # its ReLU6 is the unit's output
+    ("shufflenet_v2_x1_0", "stage2.1", 1, 2),  # branch2: 1x1 -> ReLU -> depthwise -> 1x1 -> ReLU
+    ("resnet18", "layer1.0", 0, 0),          # a BasicBlock's ReLUs are not links of a chain
 ])
-def test_the_absorbed_unit_computes_the_same_values_and_gradients(rounded, arch, unit_name, absorbed):
+def test_the_absorbed_unit_computes_the_same_values_and_gradients(rounded, arch, unit_name, absorbed, biases):
     fp32, rounded_model = rounded(arch)
     qmodel = copy.deepcopy(rounded_model).requires_grad_(False)  # as reconstruct leaves it
     settings = _reconstruct.Settings("block", 1, learn_act_scale=True, learn_weight_scale=True)
@@ -64,6 +69,8 @@ def test_the_absorbed_unit_computes_the_same_values_and_gradients(rounded, arch,
     plain_out, plain_grads = output_and_gradients()
     put_back = absorb(unit)
     assert len(before) - len(_activations(unit)) == absorbed
+    assert sum(layer.bias_absorbed for layer in learned.values()) == biases
+    assert sum(bool(layer.input_bias.any()) for layer in learned.values() if hasattr(layer, "input_bias")) == biases
     out, grads = output_and_gradients()
     assert torch.equal(out, plain_out)
     # The same gradients but for a few elements: where a value rounds exactly onto the grid's
@@ -76,6 +83,8 @@ def test_the_absorbed_unit_computes_the_same_values_and_gradients(rounded, arch,
     assert [id(m) for m in _activations(unit)] == [id(m) for m in before]
     assert all(torch.equal(layer.input_clamp, torch.tensor([-torch.inf, torch.inf])) for layer in learned.values()
                if hasattr(layer, "input_clamp"))
+    assert not any(layer.bias_absorbed for layer in learned.values())
+    assert not any(layer.input_bias.any() for layer in learned.values() if hasattr(layer, "input_bias"))
 
 
 def _input_shape(qmodel, unit_name):

@@ -96,6 +96,34 @@ def test_channels_last_feature_maps_stay_channels_last_and_quantize_the_same():
             assert torch.allclose(scale_a, scale_b, rtol=1e-4)
 
 
+def test_a_channel_slice_is_quantized_per_pixel_in_place_and_a_bias_added_in_any_layout():
+    """ShuffleNetV2's branches take a channel slice of a channels-last map: the chain reads it as
+    one row per pixel, a view (no copy), and hands back a channels-last map. A bias absorbed into
+    the chain (_absorbed.py) is added per channel, in the chain where the rows' columns are the
+    channels, before it otherwise: the values and gradients of adding it first, in every layout."""
+    g = torch.Generator().manual_seed(4)
+    whole = torch.randn(4, 12, 5, 3, generator=g).contiguous(memory_format=torch.channels_last)
+    part = whole[:, 6:]
+    assert not part.is_contiguous() and not part.is_contiguous(memory_format=torch.channels_last)
+    to_rows, _ = _fused._rows(part)
+    assert to_rows(part).data_ptr() == part.data_ptr() and to_rows(part).shape == (60, 6)
+    bias = torch.randn(6, generator=g)
+    args = (torch.tensor([0.05]), torch.zeros(1), torch.tensor([3.0]), torch.tensor(0.0), torch.tensor(255.0), 0.0,
+            torch.tensor(0.0), torch.tensor(6.0))
+    x = part.clone()
+    reference = _fused.act_fake_quant(x + bias.view(1, -1, 1, 1), *args)
+    for layout in (part, part.contiguous(), part.contiguous(memory_format=torch.channels_last)):
+        given = layout.detach().requires_grad_(True)
+        out = _fused.act_fake_quant(given, *args, bias)
+        assert torch.equal(out, reference)
+        assert out.is_contiguous(memory_format=torch.channels_last) == (layout.stride(1) == 1)
+        grad, = torch.autograd.grad(out.pow(2).sum(), [given])
+        plain = x.detach().requires_grad_(True)
+        expected, = torch.autograd.grad(_fused.act_fake_quant(plain + bias.view(1, -1, 1, 1), *args).pow(2).sum(),
+                                        [plain])
+        assert torch.equal(grad, expected)
+
+
 def test_soft_weight_and_penalty_match_their_definitions():
     g = torch.Generator().manual_seed(1)
     v = torch.randn(6, 36, generator=g, requires_grad=True)  # (output channels, rest), as _learned.py keeps it

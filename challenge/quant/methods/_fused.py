@@ -32,13 +32,17 @@ def round_ste(x: torch.Tensor) -> torch.Tensor:
     return (torch.round(x) - x).detach() + x
 
 
-def _act_fake_quant(x, scale0, log_scale, zero_point, qmin, qmax, drop_prob: float = 0.0, low=None, high=None):
+def _act_fake_quant(x, scale0, log_scale, zero_point, qmin, qmax, drop_prob: float = 0.0, low=None, high=None,
+                    bias=None):
     """LSQ fake quantization of x (batch, rest) with the step size s0 * exp(t); with `drop_prob`
     > 0, QDrop keeps x itself where a uniform draw is below it. The draw is made here: compiled,
     it is generated inside the kernel (the backward keeps a mask of bytes), instead of a float
     tensor written, read, and read again by the backward (a third of the chain's memory traffic
-    in MobileNetV2's large early blocks). `low`, `high` (0-d tensors, infinite for none): the
-    clamp of an activation absorbed into the chain (_absorbed.py), applied to x first."""
+    in MobileNetV2's large early blocks). `bias` (one per column of x): the bias of the layer
+    before, absorbed into the chain (_absorbed.py), added to x first; `low`, `high` (0-d tensors,
+    infinite for none): the clamp of an absorbed activation, applied next."""
+    if bias is not None:
+        x = x + bias
     if low is not None:
         x = torch.clamp(x, low, high)
     scale = scale0 * torch.exp(log_scale)
@@ -90,31 +94,45 @@ _soft_weight_and_penalty_2d = on_gpu_compiled(_soft_weight_and_penalty)
 
 def _rows(x: torch.Tensor) -> tuple[Callable, Callable]:
     """How to view x as rows in its own memory order, and how to put such rows back in x's shape
-    and layout: a channels-last feature map as one row per pixel (its channels), anything else as
-    (batch, rest). A channels-last map flattened channels-first would be copied at every step,
-    and handed on channels-first: the convolution after it would leave the channels-last kernels
-    (reconstruction keeps feature maps channels-last: _reconstruct.py). Many short rows also let
-    a chain's backward reduce per row in the kernel that writes its elementwise gradient
-    (act_fake_quant)."""
-    if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+    and layout. A feature map whose channels are innermost (channels-last, or a channel slice of
+    such a map, as ShuffleNetV2's branches take) is one row per pixel, a view: flattened
+    channels-first it would be copied at every step, and handed on channels-first, so the
+    convolution after it would leave the channels-last kernels (reconstruction keeps feature maps
+    channels-last: _reconstruct.py). Other maps are rows of their last dimension, other tensors
+    (batch, rest). Many short rows let a chain's backward reduce per row in the kernel that writes
+    its elementwise gradient (act_fake_quant); a few long rows (ShuffleNetV2's slices flattened
+    per sample: 32 rows of 45,472) made that a reduction of 32 thread blocks, 7x slower steps on
+    an H100."""
+    if x.dim() == 4 and x.stride(1) == 1:
         n, c, h, w = x.shape
         return (lambda t: t.permute(0, 2, 3, 1).reshape(-1, c),
                 lambda rows: rows.view(n, h, w, c).permute(0, 3, 1, 2))
+    if x.dim() > 2 and x.is_contiguous():
+        return (lambda t: t.reshape(-1, t.shape[-1])), (lambda rows: rows.view(x.shape))
     return (lambda t: t.reshape(len(t), -1)), (lambda rows: rows.view(x.shape))
 
 
-def act_fake_quant(x, scale0, log_scale, zero_point, qmin, qmax, drop_prob: float = 0.0, low=None, high=None):
+def _columns_are_channels(x: torch.Tensor) -> bool:
+    """Whether _rows(x) has one column per channel of x (dimension 1)."""
+    return (x.dim() == 4 and x.stride(1) == 1) or x.dim() == 2
+
+
+def act_fake_quant(x, scale0, log_scale, zero_point, qmin, qmax, drop_prob: float = 0.0, low=None, high=None,
+                   bias=None):
     """`_act_fake_quant` for x of any shape and layout (qmin, qmax, low, high: 0-d tensors on x's
-    device; the step size is one for the tensor, so the order of the elements in a row does not matter).
+    device; the step size is one for the tensor, so the order of the elements in a row does not matter;
+    bias: one per channel of x, added in the chain where the rows' columns are x's channels).
     The chain gets the log step size once per row, broadcast (a view): its gradient is then a sum
     per row, which Inductor computes in the kernel that writes the gradient of x, and the rows'
     sums are added here. (A sum down to one number is a kernel of its own that reads x, the
     gradient and the QDrop mask once more: in MobileNetV2's 112x112 blocks, profiled on an H100, a
     third of the chain's backward.)"""
+    if bias is not None and not _columns_are_channels(x):
+        x, bias = x + bias.view(-1, *[1] * (x.dim() - 2)), None
     to_rows, back = _rows(x)
     rows = to_rows(x)
     return back(_act_fake_quant_2d(rows, scale0, log_scale.expand(len(rows), 1), zero_point, qmin, qmax,
-                                   drop_prob, low, high))
+                                   drop_prob, low, high, bias))
 
 
 def qdrop_input(x_q, x_fp, drop_prob: float):

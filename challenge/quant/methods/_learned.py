@@ -78,8 +78,14 @@ class LearnedQuantLayer(nn.Module):
             self.register_buffer("act_bounds", torch.tensor([self.qmin, self.qmax], dtype=torch.float32,
                                                             device=act.scale.device))
             self.register_buffer("zero_point", act.zero_point.detach().clone().float())
-            # An activation absorbed into this quantizer (_absorbed.py) clamps its input to these.
+            # An activation absorbed into this quantizer (_absorbed.py) clamps its input to these,
+            # after adding the absorbed bias of the layer before (zeros where none is).
             self.register_buffer("input_clamp", torch.tensor([-math.inf, math.inf], device=act.scale.device))
+            layer = qlayer.layer
+            channels = layer.in_channels if isinstance(layer, nn.Conv2d) else layer.in_features
+            self.register_buffer("input_bias", torch.zeros(channels, device=act.scale.device))
+        # This layer's bias is added by the quantizer after it (absorbed there), not here.
+        self.bias_absorbed = False
 
     # ---------------------------------------------------------------- learning
     def absorb_clamp(self, low: float, high: float) -> bool:
@@ -88,6 +94,15 @@ class LearnedQuantLayer(nn.Module):
         if not hasattr(self, "input_clamp"):
             return False
         self.input_clamp.copy_(torch.tensor([low, high]))
+        return True
+
+    def absorb_bias(self, bias: torch.Tensor | None) -> bool:
+        """Add `bias` (the layer before's, whose output only this layer reads; None: put back
+        zeros) to the input before clamping and quantizing it; False where this layer has no
+        input quantizer to absorb into."""
+        if not hasattr(self, "input_bias"):
+            return False
+        self.input_bias.copy_(bias if bias is not None else torch.zeros_like(self.input_bias))
         return True
 
     def weight_integers(self) -> torch.Tensor:
@@ -119,11 +134,12 @@ class LearnedQuantLayer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if hasattr(self, "act_scale0"):
             x = act_fake_quant(x, self.act_scale0, self.act_log_scale, self.zero_point, *self.act_bounds,
-                               self.drop_prob if self.dropping else 0.0, *self.input_clamp)
+                               self.drop_prob if self.dropping else 0.0, *self.input_clamp, self.input_bias)
         layer = self.qlayer.layer
+        bias = None if self.bias_absorbed else layer.bias
         if isinstance(layer, nn.Conv2d):
-            return layer._conv_forward(x, self.weight(), layer.bias)
-        return F.linear(x, self.weight(), layer.bias)
+            return layer._conv_forward(x, self.weight(), bias)
+        return F.linear(x, self.weight(), bias)
 
     # ---------------------------------------------------------------- back to integers
     @torch.no_grad()
