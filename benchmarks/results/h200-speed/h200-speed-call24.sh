@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Issue 20, device call 24 (eleventh session), on branch bias-in-chain, for the last 343 s of the
+# Issue 20, device call 24 (eleventh session; not run: two starts failed, then too little device time
+# was left; run it next): the code on main after 9812f55, for the last 343 s of the
 # session's device time: the ShuffleNetV2 stand-in's brecq steps after call 22 (whose per-row
 # step-size sums made its units up to 7x slower a step: its branches' channel slices were
 # flattened per sample, 32 long rows) and the fix (slices read per pixel). About 200 s:
