@@ -63,10 +63,10 @@ def absorb(unit: nn.Module) -> Callable[[], None]:
                 absorbed.append((parent, name, activation, layer))
         links = _links(chain)  # the absorbed activations are Identities now, passed over
         for (_, _, before), (_, _, layer) in zip(links, links[1:]):
-            bias = getattr(getattr(before, "qlayer", None), "layer", None)
-            bias = getattr(bias, "bias", None)
-            if (isinstance(before, LearnedQuantLayer) and isinstance(layer, LearnedQuantLayer) and bias is not None
-                    and layer.absorb_bias(bias)):
+            if not (isinstance(before, LearnedQuantLayer) and isinstance(layer, LearnedQuantLayer)):
+                continue
+            bias = before.qlayer.layer.bias
+            if bias is not None and layer.absorb_bias(bias):
                 before.bias_absorbed = True
                 biases.append((before, layer))
 

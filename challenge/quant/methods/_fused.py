@@ -100,9 +100,8 @@ def _rows(x: torch.Tensor) -> tuple[Callable, Callable]:
     convolution after it would leave the channels-last kernels (reconstruction keeps feature maps
     channels-last: _reconstruct.py). Other maps are rows of their last dimension, other tensors
     (batch, rest). Many short rows let a chain's backward reduce per row in the kernel that writes
-    its elementwise gradient (act_fake_quant); a few long rows (ShuffleNetV2's slices flattened
-    per sample: 32 rows of 45,472) made that a reduction of 32 thread blocks, 7x slower steps on
-    an H100."""
+    its elementwise gradient (act_fake_quant). With ShuffleNetV2's slices flattened per sample
+    (32 rows of 45,472), its units' steps were up to 7x slower on an H100."""
     if x.dim() == 4 and x.stride(1) == 1:
         n, c, h, w = x.shape
         return (lambda t: t.permute(0, 2, 3, 1).reshape(-1, c),
