@@ -31,9 +31,9 @@ def _schedules(settings, iterations: int, samples: int, device) -> dict[str, tor
     gate = (steps >= start).double()
     cosine = 0.5 * (1 + torch.cos(math.pi * steps / iterations))  # CosineAnnealingLR, eta_min 0
     # round_weight x the warm-up gate, and each learning rate x the cosine, as the step computed
-    # them (the same float32 products), one table each: a step reads a row instead of multiplying.
-    return {"index": index.to(device), "beta": beta.float().to(device),
-            "penalty_weight": (settings.round_weight * gate.float()).to(device), "cosine": cosine.float()}
+    # them (the same float32 products): a step reads a row of a table instead of multiplying.
+    return {"index": index.to(device), "beta": beta.float(),
+            "penalty_weight": settings.round_weight * gate.float(), "cosine": cosine.float()}
 
 
 class UnitTrainer:
@@ -47,19 +47,25 @@ class UnitTrainer:
         self.times = None  # run(): the StepTimes of the loop
         self.loss = torch.zeros((), device=device)
         fused = dict(fused=True, capturable=device.type == "cuda")
-        self.optimisers, self.scaled = [], []  # scaled: (lr tensor, its cosine-decayed rates a step)
-        if self.learners:
-            lr = torch.tensor(settings.lr_rounding, device=device)
-            self.optimisers.append(torch.optim.Adam([l.v for l in self.learners], lr=lr, **fused))
         groups = [([l.weight_log_scale for l in layers if l.quantizes_weight and l.weight_log_scale.requires_grad],
                    settings.lr_weight_scale),
                   ([l.act_log_scale for l in layers if hasattr(l, "act_log_scale") and l.act_log_scale.requires_grad],
                    settings.lr_act_scale)]
-        for params, base in groups:
-            if params:
-                lr = torch.tensor(base, device=device)
-                self.optimisers.append(torch.optim.Adam(params, lr=lr, **fused))
-                self.scaled.append((lr, (base * self.sched["cosine"]).to(device)))
+        groups = [(params, base) for params, base in groups if params]
+        # Everything a step reads by its counter, one row a step (beta, the regulariser's weight,
+        # each step size's learning rate), gathered into `current` by one kernel: the small late
+        # units' steps are mostly such tiny kernels (six of them before). Beta and the learning
+        # rates the optimisers read are views of `current`.
+        columns = [self.sched["beta"], self.sched["penalty_weight"]] + [base * self.sched["cosine"]
+                                                                        for _, base in groups]
+        self.table = torch.stack(columns, dim=1).to(device)
+        self.current = self.table[:1].clone()
+        self.optimisers = []
+        if self.learners:
+            lr = torch.tensor(settings.lr_rounding, device=device)
+            self.optimisers.append(torch.optim.Adam([l.v for l in self.learners], lr=lr, **fused))
+        for column, (params, _) in enumerate(groups, start=2):
+            self.optimisers.append(torch.optim.Adam(params, lr=self.current[0, column], **fused))
 
     @property
     def has_work(self) -> bool:
@@ -72,15 +78,13 @@ class UnitTrainer:
         x = self.x_q.take(index)
         if s.drop_prob > 0:  # QDrop: FP32 or quantized block input, element by element
             x = qdrop_input(x, self.x_fp.take(index), s.drop_prob)
-        beta = sched["beta"].index_select(0, self.counter)
+        torch.index_select(self.table, 0, self.counter, out=self.current)
         for learner in self.learners:  # each forward leaves its layer's regulariser (_learned.py)
-            learner.beta = beta
+            learner.beta = self.current[0, 0:1]
         loss = reconstruction_loss(self.block(x), self.y_fp.take(index))
         if self.learners:
             regulariser = sum(learner.penalty for learner in self.learners)
-            loss = loss + sched["penalty_weight"].index_select(0, self.counter).squeeze() * regulariser
-        for lr, rates in self.scaled:
-            lr.copy_(rates.index_select(0, self.counter).squeeze())
+            loss = loss + self.current[0, 1] * regulariser
         loss.backward()
         for optimiser in self.optimisers:
             optimiser.step()
