@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 20, device call 24 (eleventh session; not run: two starts failed, then too little device time
-# was left; run it next): the code on main after 9812f55, for the last 343 s of the
-# session's device time: the ShuffleNetV2 stand-in's brecq steps after call 22 (whose per-row
+# was left; run it next on main, 0ff1a3c or later), written for the last 343 s of the session's
+# device time: the ShuffleNetV2 stand-in's brecq steps after call 22 (whose per-row
 # step-size sums made its units up to 7x slower a step: its branches' channel slices were
 # flattened per sample, 32 long rows) and the fix (slices read per pixel). About 200 s:
 # 1. brecq 3,000 iterations on 256 Gaussian images (the per-unit ms a step is what is compared);
