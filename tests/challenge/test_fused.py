@@ -34,6 +34,28 @@ def test_compiled_activation_chain_is_the_eager_one():
                     assert torch.allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+def test_compiled_activation_chain_takes_a_strided_slice_and_a_bias_as_the_eager_one():
+    """What reconstruction hands the compiled chain for ShuffleNetV2's branches: one row per pixel
+    of a channel slice (rows strided by the whole map's channels), the absorbed bias of the layer
+    before, the clamp of an absorbed activation and the step size broadcast over the rows."""
+    compiled = torch.compile(_fused._act_fake_quant, dynamic=True)
+    g = torch.Generator().manual_seed(5)
+    whole = torch.randn(4, 12, 5, 3, generator=g).contiguous(memory_format=torch.channels_last)
+    rows = whole[:, 6:].permute(0, 2, 3, 1).reshape(-1, 6).requires_grad_(True)
+    assert rows.stride() == (12, 1)
+    bias = torch.randn(6, generator=g)
+    log_scale = torch.zeros(1, requires_grad=True)
+    for drop_prob in (0.0, 1.0):
+        args = (torch.tensor([0.05]), log_scale.expand(len(rows), 1), torch.tensor([3.0]), torch.tensor(0.0),
+                torch.tensor(255.0), drop_prob, torch.tensor(0.0), torch.tensor(6.0), bias)
+        eager, fused = _fused._act_fake_quant(rows, *args), compiled(rows, *args)
+        assert torch.allclose(eager, fused, atol=1e-6)
+        assert drop_prob == 0.0 or torch.equal(fused, torch.clamp(rows + bias, 0, 6))
+        for a, b in zip(torch.autograd.grad(eager.pow(2).sum(), [rows, log_scale]),
+                        torch.autograd.grad(fused.pow(2).sum(), [rows, log_scale])):
+            assert torch.allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("compiled", [False, True])
 def test_qdrop_keeps_each_element_or_quantizes_it_drawing_in_the_kernel(compiled):
     """QDrop's draws are made inside the chain (in the kernel when compiled): each element is x
