@@ -6,8 +6,9 @@ writes its whole feature map forward and three times over backward; in MobileNet
 blocks those are the largest maps of the step, which is memory-bound. Absorbed, the activation
 is a clamp at the start of the next layer's fused fake-quantization chain (_fused.py): the same
 values, and the same gradients but at a few exact ties of the quantizer's lowest level
-(tests/challenge/test_absorbed.py); one pass over the map fewer forward, three backward. Only for the loop: `absorb` hands back how to put the modules back, which reconstruct
-does before the next unit captures its inputs.
+(tests/challenge/test_absorbed.py); one pass over the map fewer forward, three backward. Only
+for the loop: `absorb` hands back how to put the modules back, which reconstruct does before
+the next unit captures its inputs.
 
 A convolution's bias (BatchNorm's, folded) is likewise added in the chain after it: PyTorch adds
 a bias after a cuDNN convolution as a kernel of its own, one more pass over the output (in

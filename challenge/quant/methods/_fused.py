@@ -34,7 +34,7 @@ def round_ste(x: torch.Tensor) -> torch.Tensor:
 
 def _act_fake_quant(x, scale0, log_scale, zero_point, qmin, qmax, drop_prob: float = 0.0, low=None, high=None,
                     bias=None):
-    """LSQ fake quantization of x (batch, rest) with the step size s0 * exp(t); with `drop_prob`
+    """LSQ fake quantization of x (rows: _rows) with the step size s0 * exp(t); with `drop_prob`
     > 0, QDrop keeps x itself where a uniform draw is below it. The draw is made here: compiled,
     it is generated inside the kernel (the backward keeps a mask of bytes), instead of a float
     tensor written, read, and read again by the backward (a third of the chain's memory traffic

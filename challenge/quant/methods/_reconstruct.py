@@ -4,8 +4,8 @@ For each unit in the order the network runs them:
 1. cache, over the calibration batches, the unit's input in the FP32 model (x_fp), its input in
    the quantized model with every earlier unit already reconstructed (x_q), and its FP32 output
    (y_fp); on the GPU when they fit, else in pinned CPU memory;
-2. make its quantized layers learnable (_learned.py), absorb the activations that feed them into
-   their quantizers (_absorbed.py), and minimise
+2. make its quantized layers learnable (_learned.py), absorb the activations and biases that feed
+   them into their quantizers (_absorbed.py), and minimise
        || unit(x) - y_fp ||^2 (summed over channels, averaged over the rest)
        + round_weight * sum(1 - |2 h(V) - 1|^beta)   (after a warm-up)
    where x is x_q, or with QDrop (`drop_prob` > 0) each element of x_fp or x_q at random;
@@ -144,14 +144,14 @@ def reconstruct(fp32_model: nn.Module, qmodel: nn.Module, batches: list[torch.Te
             torch.cuda.synchronize(device)
         cached = time.perf_counter() - started
         learned = _install(qmodel, fp_model, unit, settings)
-        put_back_activations = absorb(qmodel.get_submodule(unit))
+        put_back_absorbed = absorb(qmodel.get_submodule(unit))
         trainer = UnitTrainer(qmodel.get_submodule(unit), list(learned.values()), x_fp, x_q, y_fp, settings, device)
         if trainer.has_work:
             with torch.enable_grad():
                 histories[unit] = trainer.run(f"{settings.label} {number}/{len(units)} {unit}")
         for name, layer in learned.items():
             _replace(qmodel, name, layer.write_back())
-        put_back_activations()
+        put_back_absorbed()
         del x_fp, x_q, y_fp
         if device.type == "cuda":
             torch.cuda.synchronize(device)
