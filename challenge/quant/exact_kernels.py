@@ -172,10 +172,12 @@ def depthwise_torch(x, weight, reciprocal, low, high, stride, padding, dilation,
 
 def _self_check(device: torch.device) -> str | None:
     """None if the kernels give their twins' bits on `device`, else what went wrong. Two sizes:
-    one tile, and several tiles with channel counts a multiple of 16 (another specialization)."""
+    one tile, and several tiles with channel counts a multiple of 16 (another specialization).
+    Their widths are multiples of 16 and their accumulators as wide as a layer's, as in the models'
+    layers: each compilation the check asks for is then mostly one a model's evaluation reuses."""
     g = torch.Generator().manual_seed(0)
     try:
-        for shape in ((2, 24, 9, 7), (1, 80, 2, 37)):
+        for shape in ((2, 24, 4, 16), (1, 80, 2, 32)):
             x = torch.randn(shape, generator=g) * 40
             x.view(-1)[:200] = torch.arange(-100, 100) + 0.5  # ties, with r = 1: to even
             x.view(-1)[200:203] = torch.tensor([float("nan"), float("inf"), -float("inf")])
@@ -183,7 +185,9 @@ def _self_check(device: torch.device) -> str | None:
             weight = torch.randint(-128, 128, (channels, 3, 3), generator=g, dtype=torch.int32).to(device)
             scale = (torch.rand(channels, generator=g) * 1e-3).to(device)
             bias = torch.randn(channels, generator=g).to(device)
-            acc = torch.randint(-(2 ** 26), 2 ** 26, (70, channels + 8), generator=g, dtype=torch.int32).to(device)
+            # as wide as exact_int8 makes them: the channels rounded up to a multiple of 8
+            acc = torch.randint(-(2 ** 26), 2 ** 26, (70, channels + -channels % 8), generator=g,
+                                dtype=torch.int32).to(device)
             correction = torch.randint(-5000, 5000, (channels,), generator=g, dtype=torch.int32).to(device)
             for layout in (torch.contiguous_format, torch.channels_last):
                 xs = x.to(device).contiguous(memory_format=layout)

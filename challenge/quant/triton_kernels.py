@@ -7,6 +7,13 @@ import triton.language as tl
 
 ROUNDING = tl.constexpr(12582912.0)  # 1.5 * 2**23: v + it lands where float32's spacing is 1
 
+# Triton compiles a kernel again for each new specialization of its integer arguments (being 1, a
+# multiple of 16). Channel counts and strides keep theirs: they decide whether loads along the
+# channels are contiguous and aligned, so vectorized. Sizes, padding and steps only bound masks
+# and offsets: specialized, they made each layer shape its own compilation (a cold evaluation of
+# MobileNetV2 compiled 23 variants, half of them for the self-check: about 10 s on an H100).
+SIZES = ["height", "width", "pad_h", "pad_w"]
+
 
 @triton.jit
 def _integers(v, lo, hi):
@@ -16,7 +23,7 @@ def _integers(v, lo, hi):
     return (v + ROUNDING) - ROUNDING
 
 
-@triton.jit
+@triton.jit(do_not_specialize=SIZES)
 def quantize_kernel(x_ptr, out_ptr, r, lo, hi, offset, channels, height, width,
                     stride_n, stride_c, stride_h, stride_w, pad_h, pad_w,
                     BLOCK_W: tl.constexpr, BLOCK_C: tl.constexpr):
@@ -33,7 +40,7 @@ def quantize_kernel(x_ptr, out_ptr, r, lo, hi, offset, channels, height, width,
     tl.store(out_ptr + (pixel * channels)[:, None] + col[None, :], (v + offset).to(tl.int8), mask=mask)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["rows"])
 def finish_kernel(acc_ptr, correction_ptr, scale_ptr, bias_ptr, out_ptr, rows, channels, acc_stride,
                   HAS_BIAS: tl.constexpr, BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr):
     row = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
@@ -48,7 +55,7 @@ def finish_kernel(acc_ptr, correction_ptr, scale_ptr, bias_ptr, out_ptr, rows, c
     tl.store(out_ptr + (row * channels)[:, None] + col[None, :], out, mask=mask)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=SIZES + ["out_height", "out_width", "step_h", "step_w", "dilation_h", "dilation_w"])
 def depthwise_kernel(x_ptr, weight_ptr, scale_ptr, bias_ptr, out_ptr, r, lo, hi,
                      channels, height, width, out_height, out_width,
                      stride_n, stride_c, stride_h, stride_w,

@@ -4,6 +4,7 @@ interpreter (in a fresh process with TRITON_INTERPRET=1) and, on a GPU, compiled
 """
 import json
 import os
+from collections import defaultdict
 
 import torch
 
@@ -93,6 +94,42 @@ def models():
         result[name]["same"] = torch.equal(logits[False], logits[True])
     return result
 
+
+
+def record_specializations(launch: bool = True, replace=setattr) -> dict[str, set]:
+    """From now on, the specialization key of every launch of the three kernels, per kernel: what
+    Triton compiles a variant for (each integer argument's being 1 or a multiple of 16, each
+    pointer's alignment, the constexprs), as Triton's own specializer computes it. With `launch`
+    the launches still run (under the interpreter: nothing is compiled); `replace` installs the
+    recorders (a test's monkeypatch.setattr undoes them)."""
+    from triton.backends.compiler import BaseBackend
+    from triton.runtime.jit import JITFunction, native_specialize_impl
+
+    from challenge.quant import triton_kernels
+
+    keys = defaultdict(set)
+
+    def recording(name, kernel):
+        # The interpreter's function keeps jit's keywords; a JITFunction of the same Python
+        # function says how each parameter is specialized.
+        params = getattr(kernel, "params", None) or JITFunction(kernel.fn, **kernel.kwargs).params
+
+        class Launcher:
+            def __getitem__(self, grid):
+                def launcher(*args, **kwargs):
+                    values = list(args) + [kwargs[p.name] for p in params[len(args):]]
+                    keys[name].add(tuple(
+                        (p.name, value) if p.is_constexpr else
+                        native_specialize_impl(BaseBackend, value, False, not p.do_not_specialize,
+                                               not p.do_not_specialize_on_alignment)
+                        for p, value in zip(params, values)))
+                    return kernel[grid](*args, **kwargs) if launch else None
+                return launcher
+        return Launcher()
+
+    for name in ("quantize_kernel", "finish_kernel", "depthwise_kernel"):
+        replace(triton_kernels, name, recording(name, getattr(triton_kernels, name)))
+    return keys
 
 
 def interpreted_summary(part: str) -> str:

@@ -52,6 +52,26 @@ def test_a_model_through_the_kernels_keeps_its_logits(interpreted, name):
     assert model["int8"] > 10 and model["depthwise"] > 10 and model["same"]
 
 
+def test_a_layer_s_size_padding_steps_and_batch_compile_no_new_variant(monkeypatch):
+    """Triton compiles a kernel once per specialization of its integer arguments. Only channel
+    counts and strides (contiguity, alignment) choose one: a cold evaluation of MobileNetV2 asked
+    for 23 compilations before, about 10 s on an H100 (benchmarks/results/h200-speed.md)."""
+    from challenge.quant import exact_kernels as k
+    from tests.challenge.kernel_cases import record_specializations
+
+    keys = record_specializations(launch=False, replace=monkeypatch.setattr)
+    channels = 96
+    scale, bias = torch.ones(channels), torch.zeros(channels)
+    weight, correction = torch.zeros(channels, 3, 3, dtype=torch.int32), torch.zeros(channels, dtype=torch.int32)
+    for n, size, pad, step in [(13, 112, 1, 1), (2, 56, 0, 2), (1, 7, 1, 1), (3, 14, 2, 2), (5, 28, 1, 1)]:
+        x = torch.empty(n, channels, size, size).contiguous(memory_format=torch.channels_last)
+        k.quantize_nhwc(x, 0.5, -3.0, 252.0, 3, (pad, pad), 3)
+        k.depthwise(x, weight, 0.5, -3.0, 252.0, (step, step), (pad, pad), (1, 1), scale, bias)
+        k.finish(torch.zeros(n * size * size, channels, dtype=torch.int32), correction, scale, bias, channels)
+    assert {name: len(found) for name, found in keys.items()} == {
+        "quantize_kernel": 1, "depthwise_kernel": 1, "finish_kernel": 1}
+
+
 def test_switched_off_they_are_not_used(monkeypatch):
     from challenge.quant import exact_kernels
 
