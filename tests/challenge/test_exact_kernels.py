@@ -55,7 +55,7 @@ def test_a_model_through_the_kernels_keeps_its_logits(interpreted, name):
 def test_a_layer_s_size_padding_steps_and_batch_compile_no_new_variant(monkeypatch):
     """Triton compiles a kernel once per specialization of its integer arguments. Only channel
     counts and strides (contiguity, alignment) choose one: a cold evaluation of MobileNetV2 asked
-    for 23 compilations before, about 10 s on an H100 (benchmarks/results/h200-speed.md)."""
+    for 23 compilations before, 13.5 s on an H100 (benchmarks/results/h200-speed.md)."""
     from challenge.quant import exact_kernels as k
     from tests.challenge.kernel_cases import record_specializations
 
