@@ -9,7 +9,10 @@
 # 2. Issue 21: benchmarks/results/search/gpu-90-variants.sh with VARIANT="--gen-arg iterations=800"
 #    (Genie-D at 4x its steps against the defaults, MobileNetV2 at the 90% widths, brecq 10,000,
 #    side by side) in the time left.
-# Carry .assets (with c26/) and .pydeps.
+# Carry .assets (with c26/) and .pydeps. .assets/c26 was made here with:
+#   mkdir -p .assets/c26/old; for f in triton_kernels exact_kernels; do
+#     git show f6e8368:challenge/quant/$f.py > .assets/c26/old/$f.py; done
+#   cp runs/c25/mnv2-cold-w4a8-genie-brecq.safetensors .assets/c26/mnv2.safetensors   # call 25's artifact
 export PYTHONUNBUFFERED=1 PYTHONPATH=.pydeps
 RETURN_TO=$OUT; mkdir -p runs/c26
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee runs/c26/gpu.txt
