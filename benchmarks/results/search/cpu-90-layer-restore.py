@@ -3,7 +3,12 @@ layers given back 8-bit weights (round to nearest, per channel, from the folded 
 else as saved. A diagnostic, not a submission: the restored model is larger. Runs on the CPU with
 the reference runtime; halves A / B are the even and odd positions.
 
-    python benchmarks/results/search/cpu-90-layer-restore.py A.safetensors --data ../shared/assets/imagenet/val
+With `--synthetic N`, each row also gives what could be measured without data: the mean KL of the
+quantized model's output from the FP32 model's (the search's `kl` proxy) on N ZeroQ images
+(`--zeroq-iterations`), the question being whether it ranks the groups as the labelled top-1 does.
+
+    python benchmarks/results/search/cpu-90-layer-restore.py A.safetensors --data ../shared/assets/imagenet/val \
+        [--synthetic 32 --zeroq-iterations 100]
 """
 import argparse
 import sys
@@ -20,17 +25,32 @@ from challenge.models import load_fp32_model  # noqa: E402
 from challenge.quant.methods._capture import folded_fp32  # noqa: E402
 from challenge.quant.modules import quant_layers  # noqa: E402
 from challenge.quant.weights import quantize_with_scale, weight_scale  # noqa: E402
+from challenge.quant.exact import exact_runtime  # noqa: E402
+from challenge.search.proxies import get_proxy  # noqa: E402
 from challenge.search.realdata import load_images  # noqa: E402
+from synth import get_generator  # noqa: E402
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("artifact")
     parser.add_argument("--data", required=True)
+    parser.add_argument("--synthetic", type=int, default=0, help="ZeroQ images for the KL column (0: none)")
+    parser.add_argument("--zeroq-iterations", type=int, default=100)
     args = parser.parse_args()
     qmodel, contents = load_artifact(args.artifact, "cpu")
     weights, _, _ = DEFAULT_SETUP[contents.arch]
-    folded = folded_fp32(load_fp32_model(contents.arch, ASSETS / weights).model)
+    fp32 = load_fp32_model(contents.arch, ASSETS / weights).model
+    folded = folded_fp32(fp32)
+    synthetic = reference = None
+    if args.synthetic:
+        torch.manual_seed(0)
+        synthetic = torch.cat(list(get_generator("zeroq")(fp32, num_classes=contents.num_classes,
+                                                          num_samples=args.synthetic,
+                                                          iterations=args.zeroq_iterations)))
+        with torch.no_grad():
+            reference = fp32(synthetic)
+        kl = get_proxy("kl")
     images, labels = load_images(args.data, None, contents.num_classes, None, None)
     layers = quant_layers(qmodel)
     saved = {name: (layer.weight_int.clone(), layer.weight_scale.clone()) for name, layer in layers.items()}
@@ -42,8 +62,9 @@ def main() -> int:
               "every 2-bit layer": [n for n in layers if bits[n] == 2],
               "every 3-bit layer": [n for n in layers if bits[n] == 3],
               "every 2- and 3-bit layer": [n for n in layers if bits[n] in (2, 3)]}
-    print("| layers at 8 bits | weights restored | top-1 | half A | half B |")
-    print("|---|---:|---:|---:|---:|")
+    kl_column = f" KL on {args.synthetic} ZeroQ images |" if args.synthetic else ""
+    print(f"| layers at 8 bits | weights restored | top-1 | half A | half B |{kl_column}")
+    print("|---|---:|---:|---:|---:|" + ("---:|" if args.synthetic else ""))
     for label, names in groups.items():
         for name, layer in layers.items():
             if name in names:
@@ -55,7 +76,12 @@ def main() -> int:
         classes = evaluate.predict_tensor(qmodel, images, "cpu", 64, label=label).classes
         truth = labels.tolist()
         top1 = [evaluate.top1(classes[start::step], truth[start::step]) for start, step in ((0, 1), (0, 2), (1, 2))]
-        print(f"| {label} | {sum(sizes[n] for n in names):,} | {top1[0]:.2f} | {top1[1]:.2f} | {top1[2]:.2f} |", flush=True)
+        distance = ""
+        if args.synthetic:
+            with torch.no_grad(), exact_runtime():
+                distance = f" {float(kl.distance(reference, qmodel(synthetic)).mean()):.4f} |"
+        print(f"| {label} | {sum(sizes[n] for n in names):,} | {top1[0]:.2f} | {top1[1]:.2f} | {top1[2]:.2f} |{distance}",
+              flush=True)
     return 0
 
 
