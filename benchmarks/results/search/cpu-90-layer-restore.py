@@ -4,11 +4,12 @@ else as saved. A diagnostic, not a submission: the restored model is larger. Run
 the reference runtime; halves A / B are the even and odd positions.
 
 With `--synthetic N`, each row also gives what could be measured without data: the mean KL of the
-quantized model's output from the FP32 model's (the search's `kl` proxy) on N ZeroQ images
-(`--zeroq-iterations`), the question being whether it ranks the groups as the labelled top-1 does.
+quantized model's output from the FP32 model's (the search's `kl` proxy) on N synthetic images
+(`--generator`, `--gen-iterations`), the question being whether it ranks the groups as the
+labelled top-1 does.
 
     python benchmarks/results/search/cpu-90-layer-restore.py A.safetensors --data ../shared/assets/imagenet/val \
-        [--synthetic 32 --zeroq-iterations 100]
+        [--synthetic 32 --generator zeroq --gen-iterations 100]
 """
 import argparse
 import sys
@@ -35,8 +36,9 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("artifact")
     parser.add_argument("--data", required=True)
-    parser.add_argument("--synthetic", type=int, default=0, help="ZeroQ images for the KL column (0: none)")
-    parser.add_argument("--zeroq-iterations", type=int, default=100)
+    parser.add_argument("--synthetic", type=int, default=0, help="synthetic images for the KL column (0: none)")
+    parser.add_argument("--generator", default="zeroq")
+    parser.add_argument("--gen-iterations", type=int, default=100)
     args = parser.parse_args()
     qmodel, contents = load_artifact(args.artifact, "cpu")
     weights, _, _ = DEFAULT_SETUP[contents.arch]
@@ -45,9 +47,9 @@ def main() -> int:
     synthetic = reference = None
     if args.synthetic:
         torch.manual_seed(0)
-        synthetic = torch.cat(list(get_generator("zeroq")(fp32, num_classes=contents.num_classes,
-                                                          num_samples=args.synthetic,
-                                                          iterations=args.zeroq_iterations)))
+        synthetic = torch.cat(list(get_generator(args.generator)(fp32, num_classes=contents.num_classes,
+                                                                 num_samples=args.synthetic,
+                                                                 iterations=args.gen_iterations)))
         with torch.no_grad():
             reference = fp32(synthetic)
         kl = get_proxy("kl")
@@ -62,7 +64,7 @@ def main() -> int:
               "every 2-bit layer": [n for n in layers if bits[n] == 2],
               "every 3-bit layer": [n for n in layers if bits[n] == 3],
               "every 2- and 3-bit layer": [n for n in layers if bits[n] in (2, 3)]}
-    kl_column = f" KL on {args.synthetic} ZeroQ images |" if args.synthetic else ""
+    kl_column = f" KL on {args.synthetic} {args.generator} images |" if args.synthetic else ""
     print(f"| layers at 8 bits | weights restored | top-1 | half A | half B |{kl_column}")
     print("|---|---:|---:|---:|---:|" + ("---:|" if args.synthetic else ""))
     for label, names in groups.items():
