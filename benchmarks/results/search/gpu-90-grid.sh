@@ -2,7 +2,8 @@
 # Issue 21 (thirteenth session, 2026-12-07): weights below 8 bits on every b-bit code
 # ([-2^(b-1), 2^(b-1)-1]: four levels at 2 bits, eight at 3) instead of the symmetric grid. MobileNetV2
 # w4a8, Genie-D images as before (the generator does not depend on the grid), brecq 10,000, two runs
-# side by side (their seconds are not speed figures):
+# one after the other (B reads A's images back: --reuse-synthetic), so that A's result comes back
+# even if the call's time runs out during B:
 #   A. the papers' run's fixed 90% widths (gpu-90-papers-2026-12-07/model.layers.toml): only the
 #      grid differs from the 78.28 of calls 22 and 26;
 #   B. the whole command at 90%: the search (kl proxy) on the new grid, then brecq.
@@ -13,18 +14,18 @@ LIMIT=${LIMIT:-590}
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 mkdir -p runs/p90g/a-fixed runs/p90g/b-search
 COMMON="--model mobilenet_v2 --weights-dir .assets/weights --data .assets/val-tiny --scheme w4a8 --generator genie
-  --device cuda --no-cache --method brecq $EXTRA"
+  --device cuda --cache-dir runs/cache --reuse-synthetic --method brecq $EXTRA"
 run() {  # label options...
   label=$1; shift
-  timeout $((LIMIT - 25 - SECONDS)) python3 main.py $COMMON "$@" --save-model runs/p90g/$label/model.safetensors \
+  timeout $((LIMIT - 10 - SECONDS)) python3 main.py $COMMON "$@" --save-model runs/p90g/$label/model.safetensors \
     > runs/p90g/$label/output.txt 2> >(stdbuf -oL tr '\r' '\n' | grep --line-buffered -av "loss\|^\s*$" > runs/p90g/$label/log.txt)
   echo "$label rc $? at $SECONDS s"
   cp runs/p90g/$label/model.safetensors "$OUT/$label.safetensors"
   cp runs/p90g/$label/model.layers.toml "$OUT/$label.layers.toml" 2>/dev/null
 }
-run a-fixed --layer-config benchmarks/results/search/gpu-90-papers-2026-12-07/model.layers.toml & a=$!
-run b-search --target-compression 90 & b=$!
-wait $a $b
+run a-fixed --layer-config benchmarks/results/search/gpu-90-papers-2026-12-07/model.layers.toml
+tar czf "$OUT/logs.tgz" runs/p90g
+run b-search --target-compression 90
 tar czf "$OUT/logs.tgz" runs/p90g
 grep -ah "genie batch\|units in\|seconds:\|compression\|Predicted\|predicted" runs/p90g/*/log.txt | cut -c1-200
 echo "elapsed $SECONDS s"
