@@ -7,11 +7,8 @@
   buffers), except `num_batches_tracked`, which is bookkeeping, not model.
 - Compression ratio: 100 * (fp32 - quantized) / fp32.
 
-Every integer weight must lie on the grid of its declared width (`weight_grid`): below 8 bits
-every `bits`-bit two's-complement integer, [-2**(bits-1), 2**(bits-1) - 1], so that a width
-charged `bits` bits per weight has all of its 2**bits levels (at 2 bits, four instead of the
-symmetric grid's three); at 8 bits the symmetric int8 grid [-127, 127] that int8 kernels and
-exporters expect. A value outside it means the declared width is a lie.
+Every integer weight must lie on the symmetric grid of its declared width,
+[-(2**(bits-1) - 1), 2**(bits-1) - 1]; a value outside it means the declared width is a lie.
 """
 from __future__ import annotations
 
@@ -30,12 +27,11 @@ def packed_bytes(numel: int, bits: int) -> int:
 
 
 def weight_grid(bits: int) -> tuple[int, int]:
-    """The integer range of a `bits`-bit weight (module docstring): (-2**(bits-1), 2**(bits-1) - 1)
-    below 8 bits, (-127, 127) at 8."""
+    """The integer range of a symmetric `bits`-bit weight."""
     if not MIN_BITS <= bits <= MAX_BITS:
         raise KitError(f"weight bit width {bits} is outside {MIN_BITS}..{MAX_BITS}")
-    high = 2 ** (bits - 1) - 1
-    return (-high if bits == MAX_BITS else -high - 1), high
+    limit = 2 ** (bits - 1) - 1
+    return -limit, limit
 
 
 def check_fits(name: str, values: torch.Tensor, bits: int) -> None:

@@ -1,7 +1,7 @@
 """Named quantization schemes: a scheme is a value (a frozen dataclass) in a registry.
 
 Every scheme quantizes the input of every conv and linear layer (the model input included)
-asymmetrically per tensor, and their weights with zero point 0 (size.weight_grid); biases stay float. Per-layer
+asymmetrically per tensor, and their weights symmetrically; biases stay float. Per-layer
 overrides (layer_config.py) change the bits of chosen layers.
 """
 from __future__ import annotations

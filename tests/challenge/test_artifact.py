@@ -76,14 +76,13 @@ def tampered(tmp_path, source, change):
     return path
 
 
-def set_minus_128(metadata, tensors):
-    # Below 8 bits every packed field is a level; an 8-bit layer's -128 is off its grid [-127, 127].
-    layer = next(n for n, spec in metadata["layers"].items() if spec["weight_bits"] == 8)
-    tensors[f"{layer}.weight.int"] = torch.full_like(tensors[f"{layer}.weight.int"], 0x80)  # int8 -128 as a byte
+def set_field_zero(metadata, tensors):
+    # Packed 4-bit field 0 decodes to -8: outside the declared symmetric grid [-7, 7].
+    tensors["fc.weight.int"] = torch.zeros_like(tensors["fc.weight.int"])
 
 
 @pytest.mark.parametrize("change, message", [
-    (set_minus_128, "outside its declared 8-bit range"),
+    (set_field_zero, "outside its declared 4-bit range"),
     (lambda m, t: t.update({"fc.weight.int": t["fc.weight.int"][:-1]}), "fc.weight.int"),
     (lambda m, t: t.update({"fc.bias": torch.zeros(11)}), "fc.bias"),
     (lambda m, t: t.pop("conv1.0.input.scale"), "missing"),

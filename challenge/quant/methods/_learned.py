@@ -1,10 +1,10 @@
 """A QuantLayer made learnable for reconstruction; put back as plain integers and scales after.
 
-Weights (AdaRound, Nagel et al. 2020): w = s * clamp(floor(w_fp / s0) + h(V), low, high), with
+Weights (AdaRound, Nagel et al. 2020): w = s * clamp(floor(w_fp / s0) + h(V), -q, q), with
 h(V) = clamp(sigmoid(V) * (zeta - gamma) + gamma, 0, 1), zeta = 1.1, gamma = -0.1 (the rectified
 sigmoid), V initialised so that h(V) is the fractional part: the soft weight starts as the FP32
 weight, clipped to the grid. After optimisation each weight is floor + [V >= 0], an integer on the
-layer's grid (size.weight_grid). The floor stays that of the starting scale s0 while s itself may be learned
+layer's symmetric grid. The floor stays that of the starting scale s0 while s itself may be learned
 (`learn_weight_scale`, as Genie-M does: rounding and step size jointly).
 
 Step sizes are learned in log space, s = s0 * exp(t), t starting at 0: a learning rate is then a

@@ -17,8 +17,7 @@ Departures, written here because they are ours:
   377 s of reconstruction); `--method-arg iterations=20000` is the papers' setting.
   benchmarks/results/h100-methods.md has the time-quality curve (500, 2,000, 10,000).
 - Every layer follows the scheme (the papers keep the first and last layers at 8 bits; do that
-  with --layer-config if wanted), and weights stay on the kit's grid (zero point 0; below 8 bits all 2**b levels, as
-  size.weight_grid says).
+  with --layer-config if wanted), and weights stay on the kit's symmetric grid.
 - Activation zero points stay those of calibration; only their step sizes are learned.
 - Step sizes are learned in log space at relative rates (_learned.py says why): 1e-4 per step for
   activations and 1e-3 for weights, what the papers' absolute 4e-5 and 1e-4 are for typical 4-bit
