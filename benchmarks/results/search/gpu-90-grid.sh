@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Issue 21 (thirteenth session, 2026-12-07): weights below 8 bits on every b-bit code
-# ([-2^(b-1), 2^(b-1)-1]: four levels at 2 bits, eight at 3) instead of the symmetric grid. MobileNetV2
+# Issue 21 (thirteenth session, 2026-12-07; not run: no device time was left): weights below 8 bits
+# on every b-bit code ([-2^(b-1), 2^(b-1)-1]: four levels at 2 bits, eight at 3) instead of the
+# symmetric grid, as weight-grid-full.patch makes them (applied here first; see weight-grid-full.md). MobileNetV2
 # w4a8, Genie-D images as before (the generator does not depend on the grid), brecq 10,000, two runs
 # one after the other (B reads A's images back: --reuse-synthetic), so that A's result comes back
 # even if the call's time runs out during B:
@@ -11,6 +12,9 @@
 # Then here: python -m benchmarks.evaluate_artifacts a-*.safetensors b-*.safetensors --data ../shared/assets/imagenet/val
 export PYTHONUNBUFFERED=1 PYTHONPATH=.pydeps TORCHINDUCTOR_CACHE_DIR=/tmp/ind-p90g
 LIMIT=${LIMIT:-590}
+P=benchmarks/results/search/weight-grid-full.patch
+patch -p1 -N < $P || git apply $P || { echo "could not apply $P"; exit 1; }
+python3 -c "from challenge.size import weight_grid; assert weight_grid(2) == (-2, 1)" || exit 1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 mkdir -p runs/p90g/a-fixed runs/p90g/b-search
 COMMON="--model mobilenet_v2 --weights-dir .assets/weights --data .assets/val-tiny --scheme w4a8 --generator genie
