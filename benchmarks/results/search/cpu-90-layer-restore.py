@@ -32,6 +32,18 @@ from challenge.search.realdata import load_images  # noqa: E402
 from synth import get_generator  # noqa: E402
 
 
+def give_back_eight_bits(layers, folded, saved, names) -> None:
+    """Layers in `names` get 8-bit weights (round to nearest, per channel, from the folded FP32
+    weights); every other layer its saved integers and scales."""
+    for name, layer in layers.items():
+        if name in names:
+            w = folded.get_submodule(name).weight.detach()
+            scale = weight_scale(w, 8)
+            layer.set_integer_weight(quantize_with_scale(w, scale, 8), scale)
+        else:
+            layer.set_integer_weight(*saved[name])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("artifact")
@@ -68,13 +80,7 @@ def main() -> int:
     print(f"| layers at 8 bits | weights restored | top-1 | half A | half B |{kl_column}")
     print("|---|---:|---:|---:|---:|" + ("---:|" if args.synthetic else ""))
     for label, names in groups.items():
-        for name, layer in layers.items():
-            if name in names:
-                w = folded.get_submodule(name).weight.detach()
-                scale = weight_scale(w, 8)
-                layer.set_integer_weight(quantize_with_scale(w, scale, 8), scale)
-            else:
-                layer.set_integer_weight(*saved[name])
+        give_back_eight_bits(layers, folded, saved, names)
         classes = evaluate.predict_tensor(qmodel, images, "cpu", 64, label=label).classes
         truth = labels.tolist()
         top1 = [evaluate.top1(classes[start::step], truth[start::step]) for start, step in ((0, 1), (0, 2), (1, 2))]

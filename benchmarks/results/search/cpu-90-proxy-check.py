@@ -13,6 +13,7 @@ what misleads a data-free search; if it misranks on both, the distance is.
 """
 import argparse
 import contextlib
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -29,8 +30,12 @@ from challenge.models import load_fp32_model  # noqa: E402
 from challenge.quant.exact import exact_runtime, normalize_exact  # noqa: E402
 from challenge.quant.methods._capture import folded_fp32  # noqa: E402
 from challenge.quant.modules import quant_layers  # noqa: E402
-from challenge.quant.weights import quantize_with_scale, weight_scale  # noqa: E402
 from challenge.search.realdata import load_images  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location("layer_restore", Path(__file__).with_name("cpu-90-layer-restore.py"))
+_restore = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_restore)
+give_back_eight_bits = _restore.give_back_eight_bits  # the same restoring as cpu-90-layer-restore.py
 
 
 def distances(reference: torch.Tensor, logits: torch.Tensor) -> dict[str, float]:
@@ -97,13 +102,7 @@ def main() -> int:
     print("|---|" + "---:|" * (3 + 2 * len(names)))
     truth = labels.tolist()
     for label, restore in groups.items():
-        for name, layer in layers.items():
-            if name in restore:
-                w = folded.get_submodule(name).weight.detach()
-                scale = weight_scale(w, 8)
-                layer.set_integer_weight(quantize_with_scale(w, scale, 8), scale)
-            else:
-                layer.set_integer_weight(*saved[name])
+        give_back_eight_bits(layers, folded, saved, restore)
         real = logits_of(qmodel, real_q, True)
         classes = real.argmax(1).tolist()
         top1 = [evaluate.top1(classes[s::k], truth[s::k]) for s, k in ((0, 1), (0, 2), (1, 2))]
