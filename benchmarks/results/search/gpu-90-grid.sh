@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Issue 21 (thirteenth session, 2026-12-07; not run: no device time was left): weights below 8 bits
 # on every b-bit code ([-2^(b-1), 2^(b-1)-1]: four levels at 2 bits, eight at 3) instead of the
-# symmetric grid, as weight-grid-full.patch makes them (applied here first; see weight-grid-full.md). MobileNetV2
+# symmetric grid, and the MSE clipping that also counts a channel's summed error, as
+# weight-grid-full.patch makes them (applied here first; see weight-grid-full.md). MobileNetV2
 # w4a8, Genie-D images as before (the generator does not depend on the grid), brecq 10,000, two runs
 # one after the other (B reads A's images back: --reuse-synthetic), so that A's result comes back
 # even if the call's time runs out during B:
 #   A. the papers' run's fixed 90% widths (gpu-90-papers-2026-12-07/model.layers.toml): only the
-#      grid differs from the 78.28 of calls 22 and 26;
+#      patch differs from the 78.28 of calls 22, 26 and 28;
 #   B. the whole command at 90%: the search (kl proxy) on the new grid, then brecq.
 # $EXTRA goes to both (e.g. "--num-samples 2048"). Carry .assets/weights .assets/val-tiny .pydeps.
 # Then here: python -m benchmarks.evaluate_artifacts a-*.safetensors b-*.safetensors --data ../shared/assets/imagenet/val
