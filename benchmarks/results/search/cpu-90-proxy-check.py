@@ -74,7 +74,6 @@ def main() -> int:
     parser.add_argument("--data", required=True)
     parser.add_argument("--images", nargs="+", required=True, help="safetensors files of synthetic images")
     args = parser.parse_args()
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     qmodel, contents = load_artifact(args.artifact, "cpu")
     weights, _, _ = DEFAULT_SETUP[contents.arch]
     fp32 = load_fp32_model(contents.arch, ASSETS / weights).model.eval()
