@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 21 (thirteenth session, 2026-12-07; not run: no device time was left): weights below 8 bits
+# Issue 21 (thirteenth session, 2026-12-07; run by the fourteenth as call 29: gpu-90-grid-2026-12-07.md): weights below 8 bits
 # on every b-bit code ([-2^(b-1), 2^(b-1)-1]: four levels at 2 bits, eight at 3) instead of the
 # symmetric grid, and the MSE clipping that also counts a channel's summed error, as
 # weight-grid-full.patch makes them (applied here first; see weight-grid-full.md). MobileNetV2
