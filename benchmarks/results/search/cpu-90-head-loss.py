@@ -32,7 +32,7 @@ from challenge.quant.methods._learned import LearnedQuantLayer
 torch.manual_seed(0); torch.set_num_threads(2)
 ART, CACHE = sys.argv[1], sys.argv[2]
 iterations = int(sys.argv[3]) if len(sys.argv) > 3 else 10000
-d = torch.load(CACHE)
+d = torch.load(CACHE, weights_only=True)
 labels = d["labels"]
 fp32 = load_fp32_model("mobilenet_v2", "../shared/assets/weights/mobilenet_v2-b0353104.pth").model.eval()
 w_fp = fp32.classifier[1].weight.detach()
