@@ -19,11 +19,11 @@ COMMON="--model mobilenet_v2 --weights-dir .assets/weights --data .assets/val-ti
   --layer-config $D/gpu-90-papers-2026-12-07/model.layers.toml $EXTRA"
 run() {  # label patch
   label=$1 patch=$2
-  git apply $D/$patch || { echo "could not apply $patch"; return 1; }
+  patch -p1 -N < $D/$patch || git apply $D/$patch || { echo "could not apply $patch"; return 1; }
   timeout $((LIMIT - 10 - SECONDS)) python3 main.py $COMMON --save-model runs/p90s/$label/model.safetensors \
     > runs/p90s/$label/output.txt 2> >(stdbuf -oL tr '\r' '\n' | grep --line-buffered -av "loss\|^\s*$" > runs/p90s/$label/log.txt)
   echo "$label rc $? at $SECONDS s"
-  git apply -R $D/$patch
+  patch -p1 -R < $D/$patch || git apply -R $D/$patch
   cp runs/p90s/$label/model.safetensors "$OUT/$label.safetensors"
   tar czf "$OUT/logs.tgz" --exclude='*.safetensors' runs/p90s
 }
