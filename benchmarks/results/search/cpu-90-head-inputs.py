@@ -9,16 +9,10 @@ call 28 and of the 1,211 shared images, and FP32's inputs and logits on the synt
 """
 import sys, time
 sys.path.insert(0, ".")
-import torch, torch.nn.functional as F
+import torch
 from safetensors.torch import load_file
 from challenge.artifact import load_artifact
 from challenge.models import load_fp32_model
-from challenge.quant.exact import normalize_exact
-from challenge.quant.weights import weight_scale, quantize_with_scale
-from challenge.quant.methods import _trainer
-from challenge.quant.methods._reconstruct import Settings, Cache
-from challenge.quant.methods._learned import LearnedQuantLayer
-from challenge.quant.methods._trainer import UnitTrainer
 from challenge.search.realdata import load_images
 from challenge.data import normalize
 torch.manual_seed(0); torch.set_num_threads(2)

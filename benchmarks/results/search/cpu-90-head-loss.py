@@ -54,7 +54,7 @@ mse_loss = _trainer.reconstruction_loss
 def kl_loss(out, target):
     return F.kl_div(F.log_softmax(out, 1), F.log_softmax(target, 1), log_target=True, reduction="batchmean")
 for name, loss in (("MSE on logits, 96 images", mse_loss), ("KL on logits, 96 images", kl_loss)):
-    _trainer.reconstruction_loss = loss
+    _trainer.reconstruction_loss = loss  # the trainer's loss, swapped for this probe only
     h = copy.deepcopy(rtn)
     learned = LearnedQuantLayer(h, w_fp, learn_rounding=True, learn_weight_scale=True, learn_act_scale=True, drop_prob=0.5)
     settings = Settings("block", iterations, 32, learn_act_scale=True, learn_weight_scale=True, drop_prob=0.5, label=name)
@@ -63,6 +63,6 @@ for name, loss in (("MSE on logits, 96 images", mse_loss), ("KL on logits, 96 im
                                    settings, torch.device("cpu"))
     t = time.time()
     with torch.enable_grad():
-        history = trainer.run(None)
+        trainer.run(None)
     h = learned.write_back()
     score(h, name + f" ({time.time()-t:.0f} s)")

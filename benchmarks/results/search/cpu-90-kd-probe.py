@@ -13,15 +13,14 @@ top-1 fell from 78.28 (78.05 / 78.51) to **77.54** (76.90 / 78.18). So it does n
 things were not tried: more images (96 is few for about 17,000 free parameters) and a GPU run at
 brecq's scale (1,024 images, thousands of steps).
 """
-import argparse, sys, time, math
+import argparse, sys, time
 sys.path.insert(0, ".")
 import torch, torch.nn.functional as F
 from safetensors.torch import load_file
-from challenge.artifact import load_artifact, save_artifact, read_artifact
+from challenge.artifact import load_artifact, save_artifact
 from challenge.models import load_fp32_model
 from challenge.quant.modules import QuantLayer
 from challenge.quant.methods._learned import LearnedQuantLayer
-from challenge.quant.methods._capture import folded_fp32
 from challenge.quant.methods._reconstruct import _replace
 
 p = argparse.ArgumentParser()
