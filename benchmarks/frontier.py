@@ -192,15 +192,26 @@ def halves(output: Path, config: Path) -> list[float] | None:
     return split_top1([predictions.get(path) == int(label) for path, label in rows])
 
 
+def finished(run: Run, out: Path) -> bool:
+    """Made and scored by an earlier invocation with the same OUT: its result has no error and its artifact is there."""
+    run_dir = out / "runs" / run.label
+    result_path = run_dir / "result.json"
+    if not result_path.is_file() or (run.scored and not (run_dir / "model.safetensors").is_file()):
+        return False
+    try:
+        return "error" not in json.loads(result_path.read_text())
+    except ValueError:
+        return False
+
+
 def execute(run: Run, shared: list[str], out: Path, config: Path, env: dict) -> Run:
     """main.py, then the scorer; the result is kept in OUT/runs/<label>/result.json (resume)."""
     run_dir = out / "runs" / run.label
     result_path, artifact = run_dir / "result.json", run_dir / "model.safetensors"
-    if result_path.is_file() and (artifact.is_file() or not run.scored):
+    if finished(run, out):
         run.result = json.loads(result_path.read_text())
-        if "error" not in run.result:
-            print(f"{run.label}: done before, skipped", file=sys.stderr, flush=True)
-            return run
+        print(f"{run.label}: done before, skipped", file=sys.stderr, flush=True)
+        return run
     run_dir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "main.py", *shared, *run.options]
     if run.scored:
@@ -319,12 +330,24 @@ def main(argv=None) -> int:
         return report(out, args, done, argv)
     # N processes on the same cores: each gets its share of threads instead of all of them.
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // args.jobs)))
-    # The FP32 reference and the first run alone: that one makes the synthetic images and keeps
-    # them, and every later run reads them back instead of generating them again.
-    done = [execute(run, shared, out, config, env) for run in runs[:2]]
+    # The FP32 reference and one run alone: that one makes the synthetic images and keeps them,
+    # and every later run reads them back instead of generating them again. The cheapest makes
+    # them (round to nearest where there is such a run), so the others do not wait for a
+    # reconstruction before they start.
+    maker = first_maker(runs, out)
+    done = [execute(run, shared, out, config, env) for run in (runs[0], maker)]
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        done += list(pool.map(lambda run: execute(run, shared, out, config, env), runs[2:]))
+        done += list(pool.map(lambda run: execute(run, shared, out, config, env),
+                              [run for run in runs[1:] if run is not maker]))
+    done.sort(key=runs.index)  # the report lists them in plan order
     return report(out, args, done, argv)
+
+
+def first_maker(runs: list[Run], out: Path) -> Run:
+    """The run that makes the synthetic images: the first round-to-nearest one not made yet, else
+    the first other one not made yet (a resumed frontier has lost its images with its machine)."""
+    pending = [run for run in runs[1:] if not finished(run, out)] or runs[1:]
+    return next((run for run in pending if run.curve == "rtn"), pending[0])
 
 
 def report(out: Path, args, done: list[Run], argv) -> int:

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from benchmarks.frontier import Run, get_args_parser, main, plan_runs
+from benchmarks.frontier import Run, first_maker, get_args_parser, main, plan_runs
 from benchmarks.frontier_report import write_report
 from challenge.errors import KitError
 
@@ -32,6 +32,21 @@ def test_runs_share_their_synthetic_images_unless_told_not_to(capsys):
     assert len(commands) == 6 and all("--reuse-synthetic" in c for c in commands)
     main([*ARGV, "--dry-run", "--no-reuse"])
     assert "--reuse-synthetic" not in capsys.readouterr().out
+
+
+def test_the_cheapest_run_not_made_yet_makes_the_shared_images_before_the_others_start(tmp_path):
+    args, _ = get_args_parser().parse_known_args(ARGV)
+    runs = plan_runs(args)
+    assert first_maker(runs, tmp_path).label == "rtn-85"  # not a reconstruction the others wait for
+    for label in ("rtn-85", "rtn-90"):  # made by an earlier invocation: this one must make the images again
+        (tmp_path / "runs" / label).mkdir(parents=True)
+        (tmp_path / "runs" / label / "result.json").write_text('{"top1": 90.0}')
+        (tmp_path / "runs" / label / "model.safetensors").write_bytes(b"made")
+    assert first_maker(runs, tmp_path).label == "brecq-85"
+    (tmp_path / "runs" / "rtn-90" / "result.json").write_text('{"error": "main.py exit code 1"}')
+    assert first_maker(runs, tmp_path).label == "rtn-90"  # failed before: made again, first
+    args, _ = get_args_parser().parse_known_args([*ARGV, "--no-rtn"])
+    assert first_maker(plan_runs(args), tmp_path / "none").label == "brecq-85"
 
 
 def test_options_the_frontier_sets_per_run_are_refused():
