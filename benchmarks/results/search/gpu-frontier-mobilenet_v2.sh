@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Issue 21, acceptance 1 (fifteenth session, 2026-12-07): MobileNetV2's frontier on one GPU,
+# `benchmarks.frontier` over 80, 85, 87, 90 and 92% with brecq at its defaults (10,000) and with
+# round to nearest on the same widths search, Genie-D images made once and shared by every run;
+# SCHEMES (e.g. w6a6,w4a4) adds fixed schemes. A rerun with OUT carried resumes: finished runs are
+# skipped. Six main.py at once (seconds are not speed figures). Carry .assets/weights
+# .assets/val-tiny .pydeps (and runs/frontier-mobilenet_v2 to resume). Then here:
+#   tar xzf frontier-mobilenet_v2.tgz -C runs; python -m benchmarks.frontier --model mobilenet_v2 \
+#     --out runs/frontier-mobilenet_v2 --weights ../shared/assets/weights/mobilenet_v2-b0353104.pth \
+#     --data ../shared/assets/imagenet/val --rescore [--schemes ...]
+export PYTHONUNBUFFERED=1 PYTHONPATH=.pydeps TORCHINDUCTOR_CACHE_DIR=/tmp/ind-frontier
+LIMIT=${LIMIT:-585}
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+mkdir -p runs
+pack() { tar czf "$OUT/frontier-mobilenet_v2.tgz" --exclude='*.png' -C runs frontier-mobilenet_v2 frontier-mobilenet_v2.log 2>/dev/null; }
+( while sleep 20; do pack; done ) & packer=$!
+timeout $((LIMIT - 15)) python3 -m benchmarks.frontier --model mobilenet_v2 --out runs/frontier-mobilenet_v2 \
+  --weights-dir .assets/weights --data .assets/val-tiny --targets 80,85,87,90,92 ${SCHEMES:+--schemes $SCHEMES} \
+  --generator genie --method brecq --jobs ${JOBS:-6} --device cuda --cache-dir runs/cache \
+  >> runs/frontier-mobilenet_v2.log 2>&1
+echo "frontier rc $? at $SECONDS s"
+kill $packer; pack
+grep -a "started\|top-1\|error\|failed\|skipped" runs/frontier-mobilenet_v2.log | tail -30
+ls -la runs/frontier-mobilenet_v2/runs/*/model.safetensors
+nvidia-smi --query-gpu=memory.used --format=csv,noheader
