@@ -2,7 +2,7 @@
 # Issue 21, acceptance 1 (fifteenth session, 2026-12-07): MobileNetV2's frontier on one GPU,
 # `benchmarks.frontier` over 80, 85, 87, 90 and 92% with brecq at its defaults (10,000) and with
 # round to nearest on the same widths search, Genie-D images made once and shared by every run;
-# SCHEMES (e.g. w6a6,w4a4) adds fixed schemes. A rerun with OUT carried resumes: finished runs are
+# TARGETS narrows them (a short device budget); SCHEMES (e.g. w6a6,w4a4) adds fixed schemes. A rerun with OUT carried resumes: finished runs are
 # skipped. Six main.py at once (seconds are not speed figures). Carry .assets/weights
 # .assets/val-tiny .pydeps (and runs/frontier-mobilenet_v2 to resume). Then here:
 #   for f in frontier-mobilenet_v2-*.tgz; do tar xzf $f -C runs; done; python -m benchmarks.frontier --model mobilenet_v2 \
@@ -23,7 +23,7 @@ pack() {
 }
 ( while sleep 20; do pack; done ) & packer=$!
 timeout $((LIMIT - 15)) python3 -m benchmarks.frontier --model mobilenet_v2 --out runs/frontier-mobilenet_v2 \
-  --weights-dir .assets/weights --data .assets/val-tiny --targets 80,85,87,90,92 ${SCHEMES:+--schemes $SCHEMES} \
+  --weights-dir .assets/weights --data .assets/val-tiny --targets ${TARGETS:-80,85,87,90,92} ${SCHEMES:+--schemes $SCHEMES} \
   --generator genie --method brecq --jobs ${JOBS:-6} --device cuda --cache-dir runs/cache \
   >> runs/frontier-mobilenet_v2.log 2>&1
 echo "frontier rc $? at $SECONDS s"
