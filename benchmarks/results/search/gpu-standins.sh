@@ -12,6 +12,9 @@
 #     --weights ../shared/assets/weights/standins/M-imagenette10.pth --data ../shared/assets/imagenette10 \
 #     --classes ../shared/assets/imagenette10/wnids.txt --targets 90 --schemes w4a4 --no-rtn --rescore
 export PYTHONUNBUFFERED=1 PYTHONPATH=.pydeps
+# For a short device budget (fifteenth session): SCHEMES= drops w4a4, and CURVES= adds the
+# round-to-nearest run, which then makes the shared images first, so the brecq runs start together.
+SCHEMES=${SCHEMES-w4a4} CURVES=${CURVES---no-rtn}
 LIMIT=${LIMIT:-580}
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 mkdir -p /tmp/w runs && cp .assets/nette-w/shufflenet_v2_x1_0-imagenette10.pth /tmp/w/ && python3 -c "
@@ -27,7 +30,7 @@ done; }
 for model in resnet18 shufflenet_v2_x1_0; do
   TORCHINDUCTOR_CACHE_DIR=/tmp/ind-$model timeout $((LIMIT - 15)) python3 -m benchmarks.frontier --model $model \
     --out runs/frontier90-$model --weights-dir /tmp/w --classes .assets/nette-tiny/wnids.txt --data .assets/nette-tiny \
-    --targets 90 --schemes w4a4 --no-rtn --generator genie --method brecq --jobs 2 --device cuda \
+    --targets 90 ${SCHEMES:+--schemes $SCHEMES} $CURVES --generator genie --method brecq --jobs 2 --device cuda \
     --cache-dir runs/cache-$model > runs/frontier90-$model.log 2>&1 &
   frontiers+=($!)
 done
