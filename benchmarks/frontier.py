@@ -16,10 +16,10 @@ run keeps its artifact, output.txt, log and layer config in OUT/runs/<label>/; t
 packs it and checks it with verification (`python -m scorer pack`, then `check --verify`) on a
 one-model challenge over the same images, and its verified top-1 and compression are the row.
 
-Every run asks for the same synthetic images (generator, arguments, seed): the first run makes
-and keeps them (`main.py --reuse-synthetic`, in main.py's cache folder or `--cache-dir DIR`)
-and the others read them back, the same tensors, in seconds instead of minutes (`--no-reuse`
-generates them in every run).
+Every run asks for the same synthetic images (generator, arguments, seed): the cheapest run not
+made yet (a round-to-nearest one) makes and keeps them (`main.py --reuse-synthetic`, in main.py's
+cache folder or `--cache-dir DIR`) while the others wait, and the others read them back, the same
+tensors, in seconds instead of minutes (`--no-reuse` generates them in every run).
 
 Two machines: a GPU machine without the evaluation images makes the runs (its own `--data`, a
 few images), OUT travels, and the machine with the images scores them: the same command with
