@@ -2,8 +2,9 @@
 # Issue 21, acceptance 1 (fifteenth session, 2026-12-07): MobileNetV2's frontier on one GPU,
 # `benchmarks.frontier` over 80, 85, 87, 90 and 92% with brecq at its defaults (10,000) and with
 # round to nearest on the same widths search, Genie-D images made once and shared by every run;
-# TARGETS narrows them (a short device budget); SCHEMES (e.g. w6a6,w4a4) adds fixed schemes. A rerun with OUT carried resumes: finished runs are
-# skipped. Six main.py at once (seconds are not speed figures). Carry .assets/weights
+# TARGETS narrows them (a short device budget); SCHEMES (e.g. w6a6,w4a4) adds fixed schemes. A
+# rerun with OUT carried resumes: finished runs are skipped. Six main.py at once (seconds are not
+# speed figures). Not run yet (fifteenth session: no machine started in time). Carry .assets/weights
 # .assets/val-tiny .pydeps (and runs/frontier-mobilenet_v2 to resume). Then here:
 #   for f in frontier-mobilenet_v2-*.tgz; do tar xzf $f -C runs; done; python -m benchmarks.frontier --model mobilenet_v2 \
 #     --out runs/frontier-mobilenet_v2 --weights ../shared/assets/weights/mobilenet_v2-b0353104.pth \

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Issue 21 (thirteenth session, 2026-12-07; call 30 of the fourteenth session ran it and got nothing back:
-# its `wait` also waited for the packing loop, which never ends, and its one tar was over the 16 MiB a
-# returned file may have; both fixed below, not yet run again): the stand-ins' two targets, 90% within 1.0 point and
+# Issue 21 (thirteenth session, 2026-12-07; call 30 of the fourteenth session got nothing back from
+# it, two bugs since fixed; the fifteenth session ran it cut to `SCHEMES= CURVES=` in 320 s, which
+# stopped brecq halfway: gpu-standins-2026-12-07.md): the stand-ins' two targets, 90% within 1.0 point and
 # w4a4 within 2.0, never measured with reconstruction. For ResNet18 and ShuffleNetV2 (imagenette
 # stand-ins), `benchmarks.frontier --targets 90 --schemes w4a4 --no-rtn`: FP32, the searched 90%
 # widths with brecq (10,000, the default), and uniform w4a4 with brecq, Genie-D images shared by a
