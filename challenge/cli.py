@@ -40,7 +40,7 @@ def get_args_parser() -> argparse.ArgumentParser:
                         help="generator hyper-parameter (repeatable), e.g. --gen-arg iterations=500")
     parser.add_argument("--scheme", default="int8", help="quantization scheme (see README); default int8")
     parser.add_argument("--layer-config", help="TOML file of per-layer bit overrides")
-    parser.add_argument("--method", help="optimisation after calibration: rtn (default), bias-correction, adaround, "
+    parser.add_argument("--method", help="optimisation after calibration: rtn (default), bias-correction, gptq, adaround, "
                                          "brecq, or path/to/file.py:function")
     parser.add_argument("--method-arg", action="append", default=[], metavar="KEY=VALUE",
                         help="method hyper-parameter (repeatable), e.g. --method-arg iterations=500")

@@ -91,7 +91,7 @@ def test_bad_method_inputs(tmp_path):
     empty = tmp_path / "empty.py"
     empty.write_text("x = 1\n")
     cases = {  # expected line: arguments. Run side by side: each process mostly imports torch.
-        "unknown method 'magic'; choose one of adaround, bias-correction, brecq, rtn": ("--method", "magic"),
+        "unknown method 'magic'; choose one of adaround, bias-correction, brecq, gptq, rtn": ("--method", "magic"),
         "fp32 scheme quantizes nothing, so method 'brecq'": ("--scheme", "fp32", "--method", "brecq"),
         "rejected its arguments": ("--method", "brecq", "--method-arg", "iteratoins=5"),
         "--method-arg needs --method": ("--method-arg", "a=1"),

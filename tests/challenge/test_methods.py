@@ -128,7 +128,7 @@ def test_same_seed_same_model(small_resnet):
 
 
 def test_bad_method_inputs(small_resnet):
-    with pytest.raises(KitError, match="unknown method 'magic'; choose one of adaround, bias-correction, brecq, rtn"):
+    with pytest.raises(KitError, match="unknown method 'magic'; choose one of adaround, bias-correction, brecq, gptq, rtn"):
         quantize_model(small_resnet, get_scheme("int8"), tiny_batches(), method="magic")
     with pytest.raises(KitError, match="fp32 scheme quantizes nothing, so method 'brecq'"):
         quantize_model(small_resnet, get_scheme("fp32"), tiny_batches(), method="brecq")
