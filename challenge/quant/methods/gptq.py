@@ -15,9 +15,10 @@ of calibration (the kit's per-channel clipping), columns in their natural order 
 the later option of the authors' code).
 Departures, ours: grouped and depthwise convolutions solve one H per group (a depthwise channel
 has 9 inputs); H sums over the calibration batches in float64.
-`asymmetric=True` targets the FP32 layer's output on the FP32 model's inputs instead (AdaRound's
-asymmetric reconstruction; GPTAQ, Li et al. 2025): the drift that earlier layers' rounding left in
-the inputs is first corrected in closed form (`drift_corrected`), then the columns are rounded.
+Tried and not kept: the FP32 layer's output on the FP32 model's inputs as the target (GPTAQ's
+asymmetric calibration, the drift corrected in closed form first): on 64 ZeroQ images it fitted
+those images' drift and lost 32 points at MobileNetV2's 90% widths
+(benchmarks/results/gptq-cpu-2026-12-08.md).
 """
 from __future__ import annotations
 
@@ -46,44 +47,26 @@ def input_patches(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return patches.permute(1, 0, 3, 2).reshape(groups, samples * positions, width // groups)
 
 
-def input_statistics(qmodel: nn.Module, fp_model: nn.Module | None, name: str, batches):
-    """Per group, summed over the batches in float64: H = Xq^T Xq, X_q the layer's quantized inputs,
-    and with `fp_model` also C = Xq^T Xf, Xf the same layer's inputs in the FP32 model."""
+def input_hessian(qmodel: nn.Module, name: str, batches) -> torch.Tensor:
+    """sum X^T X over the batches, per group (float64), X the layer's quantized inputs."""
     qlayer = qmodel.get_submodule(name)
-    fp_inputs = []
-    if fp_model is not None:
-        for_each_call(fp_model, fp_model.get_submodule(name), batches, lambda x, _: fp_inputs.append(x))
-    sums = {"hessian": None, "cross": None}
+    total = None
 
-    def add(key, part):
-        sums[key] = part.double() if sums[key] is None else sums[key] + part.double()
-
-    def collect(x, _):
+    def add(x, _):
+        nonlocal total
         if qlayer.input_quant is not None:
             x = qlayer.input_quant(x)
-        rows = input_patches(qlayer.layer, x.float()).transpose(1, 2)
-        add("hessian", rows @ rows.transpose(1, 2))
-        if fp_inputs:
-            add("cross", rows @ input_patches(qlayer.layer, fp_inputs.pop(0).float()))
+        rows = input_patches(qlayer.layer, x.float())
+        part = (rows.transpose(1, 2) @ rows).double()
+        total = part if total is None else total + part
 
-    for_each_call(qmodel, qlayer, batches, collect)
-    return sums["hessian"], sums["cross"]
-
-
-def drift_corrected(weight: torch.Tensor, hessian: torch.Tensor, cross: torch.Tensor, damp: float) -> torch.Tensor:
-    """The float weight W' whose output on the quantized inputs best matches W's on the FP32 inputs,
-    min ||Xf W^T - Xq W'^T||^2 + lambda ||W' - W||^2 (lambda: the dampening; directions the
-    samples never span keep W): W'^T = W^T + (H + lambda)^-1 (C - H) W^T."""
-    weight = weight.to(hessian.dtype)
-    mean_diagonal = hessian.diagonal(dim1=-2, dim2=-1).mean(dim=-1).clamp(min=1e-12)
-    eye = torch.eye(hessian.shape[-1], dtype=hessian.dtype, device=hessian.device)
-    damped = hessian + damp * mean_diagonal[:, None, None] * eye
-    return weight + torch.linalg.solve(damped, (cross - hessian) @ weight.transpose(1, 2)).transpose(1, 2)
+    for_each_call(qmodel, qlayer, batches, add)
+    return total
 
 
 @register_method("gptq")
 @torch.no_grad()
-def gptq(fp32_model, qmodel, batches, *, damp=0.01, block=128, act_order=False, asymmetric=False):
+def gptq(fp32_model, qmodel, batches, *, damp=0.01, block=128, act_order=False):
     if not 0 < damp < 1 or block < 1:
         raise KitError(f"method 'gptq' needs 0 < damp < 1 and block >= 1, got damp={damp}, block={block}; "
                        "change --method-arg")
@@ -95,14 +78,12 @@ def gptq(fp32_model, qmodel, batches, *, damp=0.01, block=128, act_order=False, 
         qlayer = qmodel.get_submodule(name)
         if qlayer.weight_int is None:  # weights kept in float by the scheme
             continue
-        hessian, cross = input_statistics(qmodel, fp_model if asymmetric else None, name, batches)
-        groups = hessian.shape[0]
+        hessian = input_hessian(qmodel, name, batches)
         weight = fp_model.get_submodule(name).weight.detach()
+        groups = hessian.shape[0]
         rows = weight.shape[0] // groups
-        target = weight.reshape(groups, rows, -1)
-        if asymmetric:
-            target = drift_corrected(target, hessian, cross, damp)
         scale = qlayer.weight_scale.expand(weight.shape[0]).reshape(groups, rows)
         low, high = weight_grid(qlayer.spec.weight_bits)
-        integers = round_columns(target, hessian, scale, low, high, damp=damp, block=block, act_order=act_order)
+        integers = round_columns(weight.reshape(groups, rows, -1), hessian, scale, low, high,
+                                 damp=damp, block=block, act_order=act_order)
         qlayer.set_integer_weight(integers.reshape(weight.shape).to(torch.int8), qlayer.weight_scale)
