@@ -6,7 +6,7 @@ output.txt and artifact packed (`python -m scorer pack`) and checked with verifi
 
 RUNS_DIR holds NAME.safetensors, NAME.txt (main.py's stdout) and NAME.command (its options) for each
 run (gptq-cpu.sh writes them). Names starting with "mnv2" are MobileNetV2 on the shared ImageNet
-images, "shuf" the ShuffleNetV2 stand-in on the imagenette images. Prints a Markdown row per run.
+images, "shuf" and "res" the ShuffleNetV2 and ResNet18 stand-ins on the imagenette images. Prints a Markdown row per run.
 """
 import json
 import os
@@ -24,6 +24,8 @@ ASSETS = REPO.parent / "shared" / "assets"
 SETUPS = {
     "mnv2": Namespace(model="mobilenet_v2", weights=str(ASSETS / "weights/mobilenet_v2-b0353104.pth"), weights_dir=None,
                       classes=None, data=str(ASSETS / "imagenet/val"), limit=None),
+    "res": Namespace(model="resnet18", weights=str(ASSETS / "weights/standins/resnet18-imagenette10.pth"), weights_dir=None,
+                     classes=str(ASSETS / "imagenette10/wnids.txt"), data=str(ASSETS / "imagenette10"), limit=None),
     "shuf": Namespace(model="shufflenet_v2_x1_0", weights=str(ASSETS / "weights/standins/shufflenet_v2_x1_0-imagenette10.pth"),
                       weights_dir=None, classes=str(ASSETS / "imagenette10/wnids.txt"), data=str(ASSETS / "imagenette10"),
                       limit=None),

@@ -18,20 +18,22 @@ import torch
 
 
 def _upper_inverse_factor(hessian: torch.Tensor, damp: float) -> torch.Tensor:
-    """U with U^T U = (H + damping)^-1, per group. The dampening (a fraction of the mean diagonal)
-    makes H invertible when the samples span fewer directions than H has (a classifier fed fewer
-    images than its inputs); it is raised tenfold until the factorisation succeeds."""
+    """U, upper triangular, with U^T U = (H + damping)^-1, per group. The dampening (a fraction of
+    the mean diagonal) makes H invertible when the samples span fewer directions than H has (a
+    classifier fed fewer images than its inputs); it is raised tenfold until H factorises.
+
+    One Cholesky factorisation and one triangular inverse, instead of inverting H and factorising
+    the inverse: with J the reversal of the order, J H J = L L^T gives H = (J L J)(J L J)^T, whose
+    factor J L J is upper triangular, so U = (J L J)^-1 = J L^-1 J."""
     size = hessian.shape[-1]
     eye = torch.eye(size, dtype=hessian.dtype, device=hessian.device)
     mean_diagonal = hessian.diagonal(dim1=-2, dim2=-1).mean(dim=-1).clamp(min=1e-12)
+    flipped = hessian.flip(-1, -2)
     for attempt in range(6):
-        damped = hessian + (damp * 10 ** attempt) * mean_diagonal[:, None, None] * eye
-        factor, info = torch.linalg.cholesky_ex(damped)
+        factor, info = torch.linalg.cholesky_ex(flipped + (damp * 10 ** attempt) * mean_diagonal[:, None, None] * eye)
         if not info.any():
-            inverse = torch.cholesky_inverse(factor)
-            upper, info = torch.linalg.cholesky_ex(inverse, upper=True)
-            if not info.any():
-                return upper
+            inverse = torch.linalg.solve_triangular(factor, eye.expand_as(factor), upper=False)
+            return inverse.flip(-1, -2)
     raise RuntimeError("the layer's input Hessian stayed singular after dampening")
 
 
@@ -43,9 +45,10 @@ def round_columns(weight: torch.Tensor, hessian: torch.Tensor, scale: torch.Tens
 
     `act_order` rounds the columns of larger H diagonal (larger inputs) first, while the most
     columns are left to absorb their error (the GPTQ code's later option)."""
-    weight = weight.to(hessian.dtype).clone()
-    hessian = hessian.clone()
-    scale = scale.to(hessian.dtype)[:, :, None]
+    # float32, as GPTQ computes: the same integers as float64 on the layers tried, in 60% of the time
+    hessian = hessian.to(torch.float32, copy=True)  # changed below; H may come as float64 (summed so)
+    weight = weight.float().clone()
+    scale = scale.float()[:, :, None]
     groups, rows, size = weight.shape
     diagonal = hessian.diagonal(dim1=-2, dim2=-1)
     dead = diagonal == 0  # inputs that were always zero: any weight there is free, keep it at 0

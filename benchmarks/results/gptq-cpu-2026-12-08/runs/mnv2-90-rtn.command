@@ -1,0 +1,1 @@
+main.py --model mobilenet_v2 --weights ../shared/assets/weights/mobilenet_v2-b0353104.pth --data ../shared/assets/imagenet/val --device cpu --reuse-synthetic --cache-dir /work/cache --generator zeroq --gen-arg iterations=50 --scheme w4a8 --layer-config benchmarks/results/search/gpu-90-papers-2026-12-07/model.layers.toml --method rtn --save-model /work/runs/mnv2-90-rtn.safetensors
