@@ -26,9 +26,14 @@ declare -A RUN=(
   [shuf-90-gptq]="$SH --scheme w4a8 --layer-config $LS90 --method gptq"
   [res-90-rtn]="$RN --scheme w4a8 --layer-config $LR90 --method rtn"
   [res-90-gptq]="$RN --scheme w4a8 --layer-config $LR90 --method gptq"
+  [shuf-w4a4-rtn]="$SH --scheme w4a4 --method rtn"
+  [shuf-w4a4-gptq]="$SH --scheme w4a4 --method gptq"
+  [res-w4a4-rtn]="$RN --scheme w4a4 --method rtn"
+  [res-w4a4-gptq]="$RN --scheme w4a4 --method gptq"
 )
 ORDER="mnv2-w4a8-rtn mnv2-w4a8-gptq mnv2-90-rtn mnv2-90-gptq mnv2-90-gptq-act
-       shuf-90-rtn shuf-90-gptq res-90-rtn res-90-gptq"
+       shuf-90-rtn shuf-90-gptq res-90-rtn res-90-gptq
+       shuf-w4a4-rtn shuf-w4a4-gptq res-w4a4-rtn res-w4a4-gptq"
 for name in ${@:-$ORDER}; do
   echo "main.py ${RUN[$name]} --save-model $RUNS/$name.safetensors" > "$RUNS/$name.command"
   echo "$(date +%T) start $name"

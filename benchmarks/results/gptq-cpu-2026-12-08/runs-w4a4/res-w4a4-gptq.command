@@ -1,0 +1,1 @@
+main.py --model resnet18 --weights ../shared/assets/weights/standins/resnet18-imagenette10.pth --data ../shared/assets/imagenette10 --classes ../shared/assets/imagenette10/wnids.txt --device cpu --reuse-synthetic --cache-dir /work/runs2/cache --generator zeroq --gen-arg iterations=50 --scheme w4a4 --method gptq --save-model /work/runs2/res-w4a4-gptq.safetensors

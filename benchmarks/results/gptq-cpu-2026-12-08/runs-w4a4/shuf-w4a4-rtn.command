@@ -1,0 +1,1 @@
+main.py --model shufflenet_v2_x1_0 --weights ../shared/assets/weights/standins/shufflenet_v2_x1_0-imagenette10.pth --data ../shared/assets/imagenette10 --classes ../shared/assets/imagenette10/wnids.txt --device cpu --reuse-synthetic --cache-dir /work/runs2/cache --generator zeroq --gen-arg iterations=50 --scheme w4a4 --method rtn --save-model /work/runs2/shuf-w4a4-rtn.safetensors
