@@ -47,7 +47,7 @@ def round_columns(weight: torch.Tensor, hessian: torch.Tensor, scale: torch.Tens
     columns are left to absorb their error (the GPTQ code's later option)."""
     # float32, as GPTQ computes: the same integers as float64 on the layers tried, in 60% of the time
     hessian = hessian.to(torch.float32, copy=True)  # changed below; H may come as float64 (summed so)
-    weight = weight.float().clone()
+    weight = weight.to(torch.float32, copy=True)
     scale = scale.float()[:, :, None]
     groups, rows, size = weight.shape
     diagonal = hessian.diagonal(dim1=-2, dim2=-1)
